@@ -1,0 +1,22 @@
+// `prisma db seed` runs this (see prisma.config.ts). SEED_PRODUCTS sets the catalog size.
+import { loadConfig } from '../src/config/config.ts';
+import { openDatabase } from '../src/database/database.ts';
+import { seedCatalog } from '../src/database/seedCatalog.ts';
+
+const config = loadConfig();
+const db = await openDatabase(config);
+const started = Date.now();
+let lastReport = 0;
+try {
+  await seedCatalog(db.prisma, {
+    products: config.seedProducts,
+    onProgress(done, total) {
+      if (done === total || Date.now() - lastReport > 2000) {
+        lastReport = Date.now();
+        console.log(`seed: ${done}/${total} products (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      }
+    },
+  });
+} finally {
+  await db.close();
+}

@@ -1,0 +1,145 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import type { Redis } from 'ioredis';
+import { CacheKeys } from './cache/keys.ts';
+import { ReadThrough } from './cache/readThrough.ts';
+import { MemoryTier } from './cache/tiers/memoryTier.ts';
+import { createRedisClient, waitUntilReady } from './cache/tiers/redisClient.ts';
+import { RedisTier } from './cache/tiers/redisTier.ts';
+import type { CacheTier } from './cache/tiers/tier.ts';
+import { TierGuard } from './cache/tiers/tierGuard.ts';
+import { cachedKindsFromSchema } from './catalog/cachedKinds.ts';
+import { CatalogQueries } from './catalog/queries.ts';
+import type { Config } from './config/config.ts';
+import { openDatabase, type Database } from './database/database.ts';
+import { applyMigrations } from './database/migrator.ts';
+import { seedCatalog } from './database/seedCatalog.ts';
+import { handleGraphQL, sendJsonError } from './http/graphqlHandler.ts';
+import { sendLive, sendReady } from './http/health.ts';
+import type { Logger } from './logging/logger.ts';
+import { createContext, type RequestContext } from './schema/context.ts';
+import { buildSchema } from './schema/schema.ts';
+
+/** A wired server: what main.ts starts and what the integration tests drive and inspect. */
+export interface App {
+  readonly http: Server;
+  readonly database: Database;
+  /** L2, when enabled. */
+  readonly memoryTier: MemoryTier | undefined;
+  /** The L3 connection, when enabled. */
+  readonly redis: Redis | undefined;
+  readonly keys: CacheKeys;
+  /** Listens on `port` (0: any free port) and resolves to the base URL. */
+  listen(port: number, host: string): Promise<string>;
+  /** Graceful stop: refuse new work, finish requests in flight, close every connection. */
+  stop(): Promise<void>;
+}
+
+export async function createApp(config: Config, logger: Logger): Promise<App> {
+  const schema = buildSchema();
+  const database = await openDatabase(config);
+  if (database.kind === 'embedded') await prepareEmbedded(database, config, logger);
+
+  // The shared tiers, fastest first; L1 is the request's DataLoaders (see createContext).
+  const tiers: CacheTier[] = [];
+  const memoryTier = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes }) : undefined;
+  if (memoryTier) tiers.push(memoryTier);
+  let redis: Redis | undefined;
+  let redisGuard: TierGuard | undefined;
+  if (config.cacheTiers.has('l3') && config.redisUrl !== undefined) {
+    redis = createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
+    const guard = new TierGuard({ tier: 'L3', logger });
+    redis.on('error', (error) => guard.markDown(error));
+    // Startup does not wait long on a cache: without Redis the API still serves.
+    await waitUntilReady(redis, 2000);
+    tiers.push(new RedisTier({ redis, guard, logger }));
+    redisGuard = guard;
+  }
+
+  const keys = new CacheKeys(config.cachePrefix);
+  const loaderDeps = {
+    readThrough: new ReadThrough({ tiers }),
+    keys,
+    kinds: cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds }),
+    queries: new CatalogQueries(database.prisma),
+    requestCache: config.cacheTiers.has('l1'),
+  };
+
+  let draining = false;
+  const http = createServer();
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    logger: logger.child({ component: 'apollo' }),
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http })],
+  });
+  const healthChecks = {
+    database: () => database.ping(),
+    cacheTiers: () => ({
+      L2: memoryTier ? ('up' as const) : ('off' as const),
+      L3: redisGuard ? redisGuard.state : ('off' as const),
+    }),
+    draining: () => draining,
+  };
+
+  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((error: unknown) => {
+      logger.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendJsonError(res, 500, 'Internal server error.');
+      else res.destroy();
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const pathname = (req.url ?? '/').split('?', 1)[0];
+    if (pathname === '/graphql') return handleGraphQL(apollo, async () => createContext(loaderDeps), req, res);
+    if (pathname === '/health/live') return sendLive(res);
+    if (pathname === '/health/ready') return sendReady(res, healthChecks);
+    sendJsonError(res, 404, `No route for ${pathname}; the API is at /graphql.`);
+  }
+
+  await apollo.start();
+
+  return {
+    http,
+    database,
+    memoryTier,
+    redis,
+    keys,
+    async listen(port, host) {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(port, host, () => resolve());
+      });
+      const address = http.address() as AddressInfo;
+      return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    },
+    async stop() {
+      draining = true;
+      // Stops the HTTP server and waits for requests in flight (the drain plugin).
+      await apollo.stop();
+      if (redis) await redis.quit().catch(() => redis?.disconnect());
+      await database.close();
+    },
+  };
+}
+
+// Private:
+
+/** The embedded database migrates itself, and seeds itself when empty, so `npm start` just works. */
+async function prepareEmbedded(database: Database, config: Config, logger: Logger): Promise<void> {
+  const session = await database.openSession();
+  try {
+    await applyMigrations(session, path.resolve(import.meta.dirname, '../prisma/migrations'), (migration) =>
+      logger.info({ migration }, 'migration applied'),
+    );
+  } finally {
+    await session.close();
+  }
+  if ((await database.prisma.product.count()) === 0) {
+    logger.info({ products: config.seedProducts, dataDir: config.pgliteDataDir }, 'seeding the embedded database');
+    await seedCatalog(database.prisma, { products: config.seedProducts });
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The one place that builds cache keys. A key is
+ *
+ *     <prefix><KEY_FORMAT_VERSION>:<canonical JSON array>
+ *
+ * - Canonical: object arguments are written with their names sorted, so the same arguments in any
+ *   order give the same key; `undefined` is dropped like an absent argument.
+ * - Unambiguous: the parts are JSON-encoded, never joined with a separator that a value could contain.
+ * - Cluster-safe: every `{` and `}` is written as its JSON escape (`\u007b`, `\u007d`), which
+ *   JSON.stringify never emits by itself, so the encoding stays one-to-one and no key forms a
+ *   Redis Cluster hash tag by accident: keys spread over all slots.
+ * - Versioned: bump KEY_FORMAT_VERSION whenever a cached value's shape changes, so a deploy never
+ *   reads entries written by the previous shape.
+ */
+
+export const KEY_FORMAT_VERSION = 'v1';
+
+export type KeyPart = string | number | boolean | null | undefined | readonly KeyPart[] | { readonly [name: string]: KeyPart };
+
+export class CacheKeys {
+  constructor(private readonly prefix: string) {}
+
+  /** One entity by id: `Product` 7. */
+  entity(typeName: string, id: number): string {
+    return this.build(['e', typeName, id]);
+  }
+
+  /** A list of ids owned by a parent, e.g. `Product.reviews` of product 7 with `{ first: 10 }`; root lists have no parent. */
+  list(field: string, parentId: number | null, args: { readonly [name: string]: KeyPart }): string {
+    return this.build(['l', field, parentId, args]);
+  }
+
+  /** Every key this process writes starts with this; tests and operators scan by it. */
+  get keyspace(): string {
+    return `${this.prefix}${KEY_FORMAT_VERSION}:`;
+  }
+
+  private build(parts: readonly KeyPart[]): string {
+    return this.keyspace + canonicalEncode(parts);
+  }
+}
+
+/** Canonical, unambiguous and brace-free JSON of a value (see the file comment). Pure. */
+export function canonicalEncode(value: KeyPart): string {
+  return JSON.stringify(canonical(value)).replace(/[{}]/g, (c) => (c === '{' ? '\\u007b' : '\\u007d'));
+}
+
+// Private:
+
+type Canonical = string | number | boolean | null | Canonical[] | { [name: string]: Canonical };
+
+function canonical(value: KeyPart): Canonical {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number') {
+    // JSON would turn these into null and collide with an absent argument.
+    if (!Number.isFinite(value)) throw new TypeError(`cache key part must be a finite number, got ${value}`);
+    return value;
+  }
+  if (typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v: KeyPart) => canonical(v));
+  const record = value as { readonly [name: string]: KeyPart };
+  const sorted: { [name: string]: Canonical } = {};
+  for (const name of Object.keys(record).sort()) {
+    if (record[name] !== undefined) sorted[name] = canonical(record[name]);
+  }
+  return sorted;
+}

@@ -1,0 +1,40 @@
+import { Redis } from 'ioredis';
+
+export interface RedisClientOptions {
+  url: string;
+  /** Every command gives up after this many ms; a slow Redis must not stall a request. */
+  commandTimeoutMs: number;
+}
+
+/**
+ * A connection tuned for a cache that may fail: commands fail at once while disconnected (no offline
+ * queue, no per-request retries) or after `commandTimeoutMs`, and the client keeps reconnecting in
+ * the background with a capped backoff.
+ */
+export function createRedisClient(options: RedisClientOptions): Redis {
+  return new Redis(options.url, {
+    commandTimeout: options.commandTimeoutMs,
+    connectTimeout: Math.max(1000, options.commandTimeoutMs * 4),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+    // Fills issued in the same tick (entities primed by a list, plus the list) share one round trip.
+    enableAutoPipelining: true,
+    lazyConnect: false,
+  });
+}
+
+/** Resolves when the client is ready, or after `ms` (startup never waits on the cache for long). */
+export async function waitUntilReady(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), ms);
+    const onReady = () => done(true);
+    function done(ready: boolean) {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    }
+    redis.on('ready', onReady);
+  });
+}

@@ -1,0 +1,65 @@
+import type { Logger } from 'pino';
+import { CacheTierUnavailableError } from '../../errors.ts';
+
+export interface TierGuardOptions {
+  tier: string;
+  logger: Logger;
+  /** After a failure, calls skip the tier for this long (ms) instead of each paying a timeout. @default 1000 */
+  retryAfterMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Every call to a remote tier goes through here, and this is where a failure turns into "degrade":
+ * the caller gets its fallback (a miss, a dropped write), never an exception.
+ *
+ * After a failure the tier is skipped for `retryAfterMs`, then one call probes it again, so an
+ * outage costs each request nothing once noticed. The log says "unavailable" once when the tier goes
+ * down and "recovered" once when it comes back, not once per request.
+ */
+export class TierGuard {
+  private down = false;
+  private skipUntil = 0;
+  private readonly retryAfterMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: TierGuardOptions) {
+    this.retryAfterMs = options.retryAfterMs ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** `up` while calls succeed; `down` from a failure until a call succeeds again. */
+  get state(): 'up' | 'down' {
+    return this.down ? 'down' : 'up';
+  }
+
+  async run<T>(fallback: T, call: () => Promise<T>): Promise<T> {
+    if (this.down && this.now() < this.skipUntil) return fallback;
+    try {
+      const result = await call();
+      this.markUp();
+      return result;
+    } catch (error) {
+      this.markDown(error);
+      return fallback;
+    }
+  }
+
+  /** For failures seen outside a call, such as a connection's error events. */
+  markDown(error: unknown): void {
+    this.skipUntil = this.now() + this.retryAfterMs;
+    if (this.down) return;
+    this.down = true;
+    const err = new CacheTierUnavailableError(this.options.tier, { cause: error });
+    this.options.logger.warn(
+      { err, tier: this.options.tier, cause: error instanceof Error ? error.message : String(error) },
+      `cache tier ${this.options.tier} unavailable; reads fall through to the next tier and the database`,
+    );
+  }
+
+  private markUp(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.options.logger.info({ tier: this.options.tier }, `cache tier ${this.options.tier} recovered`);
+  }
+}

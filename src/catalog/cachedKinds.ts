@@ -1,0 +1,48 @@
+import type { GraphQLSchema } from 'graphql';
+import { absentTtlSeconds, entityTtlSeconds, listTtlSeconds } from '../cache/policy.ts';
+import type { CachedKind } from '../cache/entry.ts';
+import {
+  categoryShape,
+  idListShape,
+  productShape,
+  reviewShape,
+  userShape,
+  type CategoryRecord,
+  type IdList,
+  type ProductRecord,
+  type ReviewRecord,
+  type UserRecord,
+} from './records.ts';
+
+/** Everything the API caches, with TTLs read from the schema's `@cacheControl` once, at startup. */
+export interface CachedKinds {
+  readonly Product: CachedKind<ProductRecord>;
+  readonly Category: CachedKind<CategoryRecord>;
+  readonly Review: CachedKind<ReviewRecord>;
+  readonly User: CachedKind<UserRecord>;
+  readonly 'Query.products': CachedKind<IdList>;
+  readonly 'Query.categories': CachedKind<IdList>;
+  readonly 'Category.products': CachedKind<IdList>;
+  readonly 'Product.reviews': CachedKind<IdList>;
+}
+
+export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTtlSeconds: number }): CachedKinds {
+  function entity<V>(name: string, shape: CachedKind<V>['shape']): CachedKind<V> {
+    const ttl = entityTtlSeconds(schema, name);
+    return { name, shape, ttlSeconds: ttl, absentTtlSeconds: absentTtlSeconds(ttl, options.absentTtlSeconds) };
+  }
+  function list(parent: string, field: string): CachedKind<IdList> {
+    // Lists are never absent: an empty list is a value.
+    return { name: `${parent}.${field}`, shape: idListShape, ttlSeconds: listTtlSeconds(schema, parent, field), absentTtlSeconds: 0 };
+  }
+  return {
+    Product: entity('Product', productShape),
+    Category: entity('Category', categoryShape),
+    Review: entity('Review', reviewShape),
+    User: entity('User', userShape),
+    'Query.products': list('Query', 'products'),
+    'Query.categories': list('Query', 'categories'),
+    'Category.products': list('Category', 'products'),
+    'Product.reviews': list('Product', 'reviews'),
+  };
+}

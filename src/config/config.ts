@@ -1,0 +1,119 @@
+import { ConfigError } from '../errors.ts';
+
+/** Which cache tiers serve reads. L3 also needs {@link Config.redisUrl}. */
+export type CacheTierName = 'l1' | 'l2' | 'l3';
+
+/** Everything the server reads from its environment, validated once at startup. */
+export interface Config {
+  /** `PORT`: the HTTP port. @default 4000 */
+  port: number;
+  /** `HOST`: the interface to listen on. @default "127.0.0.1" */
+  host: string;
+  /** `DATABASE_URL`: a PostgreSQL URL. Unset: an embedded PostgreSQL (PGlite) in {@link Config.pgliteDataDir}. */
+  databaseUrl: string | undefined;
+  /** `PGLITE_DATA_DIR`: where the embedded database keeps its files. @default ".data/pglite" */
+  pgliteDataDir: string;
+  /** `REDIS_URL`: the shared L3 tier. Unset: no L3. */
+  redisUrl: string | undefined;
+  /** `CACHE_TIERS`: comma-separated subset of l1,l2,l3; empty turns caching off. @default "l1,l2,l3" */
+  cacheTiers: ReadonlySet<CacheTierName>;
+  /** `CACHE_PREFIX`: prefix of every Redis key. Braces are refused: they would form a Redis Cluster hash tag. @default "gqlcache:" */
+  cachePrefix: string;
+  /** `CACHE_L2_MAX_BYTES`: the process-wide L2 bound, in bytes of encoded entries. @default 67108864 (64 MiB) */
+  l2MaxBytes: number;
+  /** `CACHE_ABSENT_TTL_SECONDS`: how long an id that matched no row is remembered as absent. @default 10 */
+  absentTtlSeconds: number;
+  /** `REDIS_COMMAND_TIMEOUT_MS`: after this, an L3 call is given up and the read falls through. @default 250 */
+  redisCommandTimeoutMs: number;
+  /** `SEED_PRODUCTS`: catalog size seeded into an empty embedded database on first start. @default 1000 */
+  seedProducts: number;
+  /** `LOG_LEVEL`: pino level. @default "info" */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the configuration; the first bad value throws a {@link ConfigError} naming it. */
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    host: text(env, 'HOST', '127.0.0.1'),
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    pgliteDataDir: text(env, 'PGLITE_DATA_DIR', '.data/pglite'),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    cacheTiers: tiers(env),
+    cachePrefix: prefix(env),
+    l2MaxBytes: integer(env, 'CACHE_L2_MAX_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
+    absentTtlSeconds: integer(env, 'CACHE_ABSENT_TTL_SECONDS', 10, 1, 86_400),
+    redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 250, 1, 60_000),
+    seedProducts: integer(env, 'SEED_PRODUCTS', 1000, 1, 10_000_000),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  };
+}
+
+// Private: one reader per kind of value, each naming the variable in its error.
+
+function raw(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new ConfigError(name, env[name], 'must be a whole number');
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(name, env[name], `must be from ${min} to ${max}`);
+  return n;
+}
+
+function text(env: Env, name: string, fallback: string): string {
+  return raw(env, name) ?? fallback;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const value = raw(env, name);
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, env[name], 'is not a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, env[name], `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return value;
+}
+
+function tiers(env: Env): ReadonlySet<CacheTierName> {
+  const value = env.CACHE_TIERS;
+  if (value === undefined) return new Set(['l1', 'l2', 'l3']);
+  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const n of names) {
+    if (n !== 'l1' && n !== 'l2' && n !== 'l3') {
+      throw new ConfigError('CACHE_TIERS', value, `unknown tier "${n}"; use a subset of l1,l2,l3`);
+    }
+  }
+  return new Set(names as CacheTierName[]);
+}
+
+function prefix(env: Env): string {
+  const value = env.CACHE_PREFIX ?? 'gqlcache:';
+  if (value.length === 0 || value.length > 64) {
+    throw new ConfigError('CACHE_PREFIX', value, 'must be 1 to 64 characters');
+  }
+  if (/[{}\s]/.test(value)) {
+    throw new ConfigError('CACHE_PREFIX', value, 'must not contain braces or white space');
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(name, env[name], `must be one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}

@@ -1,0 +1,151 @@
+import DataLoader from 'dataloader';
+import { canonicalEncode, type CacheKeys } from '../cache/keys.ts';
+import type { CachedKind } from '../cache/entry.ts';
+import type { ReadThrough } from '../cache/readThrough.ts';
+import type { CachedKinds } from '../catalog/cachedKinds.ts';
+import type { CatalogQueries, ProductPage } from '../catalog/queries.ts';
+import type { CategoryRecord, ProductRecord } from '../catalog/records.ts';
+
+/** What the loaders of every request share: built once per process. */
+export interface LoaderDeps {
+  readonly readThrough: ReadThrough;
+  readonly keys: CacheKeys;
+  readonly kinds: CachedKinds;
+  readonly queries: CatalogQueries;
+  /** L1: memoise loads within the request. Batching happens either way. */
+  readonly requestCache: boolean;
+}
+
+/** A relation page: the first `first` children of one parent. */
+export interface ChildPage {
+  readonly parentId: number;
+  readonly first: number;
+}
+
+/**
+ * L1: the request-scoped DataLoaders, made afresh for every request. Each batch goes through the
+ * read-through once, so a query costs one tier lookup and at most one SQL statement per batch.
+ * Relation lists are cached as id lists; their members are then loaded through the entity loaders,
+ * which the list query has already primed with the rows it read.
+ */
+export function createLoaders(deps: LoaderDeps) {
+  const { readThrough, keys, kinds, queries } = deps;
+  const options = { cache: deps.requestCache };
+
+  function entityLoader<V extends { id: number }>(kind: CachedKind<V>, find: (ids: readonly number[]) => Promise<V[]>) {
+    return new DataLoader<number, V | null>(async (ids) => {
+      const items = [...ids];
+      return readThrough.getMany(kind, { items, keys: items.map((id) => keys.entity(kind.name, id)) }, async (missing) => {
+        const rows = new Map((await find(missing)).map((row) => [row.id, row]));
+        return missing.map((id) => rows.get(id) ?? null);
+      });
+    }, options);
+  }
+
+  const product = entityLoader(kinds.Product, (ids) => queries.productsByIds(ids));
+  const category = entityLoader(kinds.Category, (ids) => queries.categoriesByIds(ids));
+  const review = entityLoader(kinds.Review, (ids) => queries.reviewsByIds(ids));
+  const user = entityLoader(kinds.User, (ids) => queries.usersByIds(ids));
+
+  /** Caches rows that a list query brought along, in the tiers and in this request's entity loader. */
+  async function primeEntities<V extends { id: number }>(loader: DataLoader<number, V | null>, kind: CachedKind<V>, rows: V[]) {
+    for (const row of rows) loader.prime(row.id, row);
+    await readThrough.fill(kind, rows.map((row) => ({ key: keys.entity(kind.name, row.id), value: row })));
+  }
+
+  /** A relation-list loader: pages of child ids per parent, resolved to child rows through `children`. */
+  function childPageLoader<V extends { id: number }>(
+    kind: CachedKind<number[]>,
+    children: DataLoader<number, V | null>,
+    load: (pages: ChildPage[]) => Promise<number[][]>,
+  ) {
+    return new DataLoader<ChildPage, V[], string>(
+      async (pages) => {
+        const items = [...pages];
+        const idLists = await readThrough.getMany(
+          kind,
+          { items, keys: items.map((p) => keys.list(kind.name, p.parentId, { first: p.first })) },
+          load,
+        );
+        // All members of all pages in one entity batch (issued in the same tick).
+        return Promise.all(idLists.map((ids) => loadPresent(children, ids ?? [])));
+      },
+      { ...options, cacheKeyFn: (page) => canonicalEncode({ ...page }) },
+    );
+  }
+
+  const reviewsOfProduct = childPageLoader(kinds['Product.reviews'], review, async (pages) => {
+    const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
+    await primeEntities(review, kinds.Review, rows);
+    return idsPerPage(pages, rows, (r) => r.productId);
+  });
+
+  const productsOfCategory = childPageLoader(kinds['Category.products'], product, async (pages) => {
+    const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
+    await primeEntities(product, kinds.Product, rows);
+    return idsPerPage(pages, rows, (r) => r.categoryId);
+  });
+
+  const productPage = new DataLoader<ProductPage, ProductRecord[], string>(
+    async (pages) => {
+      const items = [...pages];
+      const idLists = await readThrough.getMany(
+        kinds['Query.products'],
+        { items, keys: items.map((page) => keys.list(kinds['Query.products'].name, null, { ...page })) },
+        // Distinct root pages in one request are rare; each is its own statement.
+        (missing) =>
+          Promise.all(
+            missing.map(async (page) => {
+              const rows = await queries.productPage(page);
+              await primeEntities(product, kinds.Product, rows);
+              return rows.map((row) => row.id);
+            }),
+          ),
+      );
+      return Promise.all(idLists.map((ids) => loadPresent(product, ids ?? [])));
+    },
+    { ...options, cacheKeyFn: (page) => canonicalEncode({ ...page }) },
+  );
+
+  const allCategories = new DataLoader<'all', CategoryRecord[]>(async (requests) => {
+    const kind = kinds['Query.categories'];
+    const [ids] = await readThrough.getMany(kind, { items: ['all'], keys: [keys.list(kind.name, null, {})] }, async () => {
+      const rows = await queries.allCategories();
+      await primeEntities(category, kinds.Category, rows);
+      return [rows.map((row) => row.id)];
+    });
+    const rows = await loadPresent(category, ids ?? []);
+    return requests.map(() => rows);
+  }, options);
+
+  return { product, category, review, user, reviewsOfProduct, productsOfCategory, productPage, allCategories };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+// Private:
+
+async function loadPresent<V>(loader: DataLoader<number, V | null>, ids: readonly number[]): Promise<V[]> {
+  const present: V[] = [];
+  for (const value of await loader.loadMany(ids)) {
+    if (value instanceof Error) throw value;
+    // A member deleted since its list was cached is left out rather than failing the list.
+    if (value !== null) present.push(value);
+  }
+  return present;
+}
+
+function maxFirst(pages: readonly ChildPage[]): number {
+  return Math.max(...pages.map((p) => p.first));
+}
+
+/** Splits rows ordered by (parent, id) into each page's first ids. */
+function idsPerPage<V extends { id: number }>(pages: readonly ChildPage[], rows: readonly V[], parentOf: (row: V) => number): number[][] {
+  const byParent = new Map<number, number[]>();
+  for (const row of rows) {
+    const ids = byParent.get(parentOf(row));
+    if (ids) ids.push(row.id);
+    else byParent.set(parentOf(row), [row.id]);
+  }
+  return pages.map((p) => (byParent.get(p.parentId) ?? []).slice(0, p.first));
+}
