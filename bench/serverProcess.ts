@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A server under test, running `src/main.ts` in its own process on a loopback port. */
+export interface ServerProcess {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** The body GET /health/ready answered 200 with. */
+  readiness: Readiness;
+  /** SIGTERM, then await exit (SIGKILL if it takes too long). Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface Readiness {
+  status: string;
+  tiers: Record<string, string>;
+}
+
+const HOST = '127.0.0.1';
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** Starts a server with `env` on top of ours and resolves once it is ready to serve. */
+export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  running.add(child);
+  const exited = once(child, 'exit').finally(() => running.delete(child));
+  const url = `http://${HOST}:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited.catch(() => {});
+    clearTimeout(timer);
+    if (child.exitCode !== 0) console.warn(`bench: server ${url} exited with ${child.exitCode ?? child.signalCode} on SIGTERM`);
+  };
+  try {
+    const readiness = await waitUntilReady(url, exited);
+    return { url, readiness, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+// Private:
+
+/** Children still running; the exit hook kills them, so no path out of the bench leaves one behind. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** A port the OS just handed out on loopback. The server binds it a moment later (src/main.ts cannot report a PORT=0 choice). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, HOST);
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address for the free-port probe');
+  return address.port;
+}
+
+/** Polls GET /health/ready until 200; fails if the process exits first or the timeout passes. */
+async function waitUntilReady(url: string, exited: Promise<unknown>): Promise<Readiness> {
+  let hasExited = false;
+  exited.then(
+    () => (hasExited = true),
+    () => (hasExited = true),
+  );
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (hasExited) throw new Error(`server for ${url} exited before it was ready`);
+    const response = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    if (response?.status === 200) return (await response.json()) as Readiness;
+    await sleep(200);
+  }
+  throw new Error(`server at ${url} not ready within ${READY_TIMEOUT_MS} ms`);
+}

@@ -1,0 +1,117 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { deletePrefix, NESTED_QUERY, startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
+
+/**
+ * The read path of one query through every tier, counted: SQL statements from Prisma's query events,
+ * Redis commands from the app's own client. Real PostgreSQL, real Redis.
+ */
+describe('read path: L1 -> L2 -> L3 -> PostgreSQL', () => {
+  const prefix = uniquePrefix();
+  const apps: TestApp[] = [];
+  async function start(env: Record<string, string> = {}) {
+    const t = await startTestApp({ CACHE_PREFIX: prefix, ...env });
+    apps.push(t);
+    return t;
+  }
+  afterAll(async () => {
+    await Promise.all(apps.map((t) => t.stop()));
+    await deletePrefix(prefix);
+  });
+
+  let reference: unknown;
+
+  it('cold: the nested query costs exactly 4 SQL statements, one per loader batch', async () => {
+    const a = await start();
+    let result!: Awaited<ReturnType<TestApp['query']>>;
+    const sql = await a.sqlDuring(async () => {
+      result = await a.query(NESTED_QUERY);
+    });
+    expect(result.body.errors).toBeUndefined();
+    expect(result.body.data?.products).toHaveLength(20);
+    expect(result.body.data?.products[0].reviews).toHaveLength(5);
+    expect(sql).toBe(4);
+    reference = result.body;
+  });
+
+  it('warm L2: the same query again costs 0 SQL and 0 Redis commands', async () => {
+    const a = apps[0] as TestApp;
+    a.redisCommands.length = 0;
+    let result!: Awaited<ReturnType<TestApp['query']>>;
+    const sql = await a.sqlDuring(async () => {
+      result = await a.query(NESTED_QUERY);
+    });
+    expect(result.body).toEqual(reference);
+    expect(sql).toBe(0);
+    expect(a.redisCommands).toEqual([]);
+  });
+
+  it('warm L3, empty L2 (a second instance): 0 SQL and one MGET per loader batch', async () => {
+    const b = await start();
+    b.redisCommands.length = 0;
+    let result!: Awaited<ReturnType<TestApp['query']>>;
+    const sql = await b.sqlDuring(async () => {
+      result = await b.query(NESTED_QUERY);
+    });
+    expect(result.body).toEqual(reference);
+    expect(sql).toBe(0);
+    // Batches: root list, its products, categories, review lists, reviews, authors.
+    expect(b.redisCommands).toEqual(['mget', 'mget', 'mget', 'mget', 'mget', 'mget']);
+  });
+
+  it('L3 only (L2 off): every batch is still one round trip at most, and no SQL', async () => {
+    const c = await start({ CACHE_TIERS: 'l1,l3' });
+    c.redisCommands.length = 0;
+    const sql = await c.sqlDuring(async () => {
+      expect((await c.query(NESTED_QUERY)).body).toEqual(reference);
+    });
+    expect(sql).toBe(0);
+    expect(c.redisCommands.every((name) => name === 'mget')).toBe(true);
+    expect(c.redisCommands).toHaveLength(6);
+  });
+
+  it('caching off: same answer, from the database every time, still one statement per batch', async () => {
+    const d = await start({ CACHE_TIERS: '' });
+    for (let i = 0; i < 2; i++) {
+      const sql = await d.sqlDuring(async () => {
+        expect((await d.query(NESTED_QUERY)).body).toEqual(reference);
+      });
+      // Without L1 the rows a list query brought are not reused, so the two entity batches
+      // (products, reviews) go to the database too: 6 batches, 6 statements, still no N+1.
+      expect(sql).toBe(6);
+    }
+  });
+
+  it('L1 dedupes within a request: the same product asked for twice is loaded once', async () => {
+    const e = await start({ CACHE_TIERS: 'l1' });
+    const sql = await e.sqlDuring(async () => {
+      const result = await e.query('{ a: product(id: 3) { id name } b: product(id: 3) { id sku } }');
+      expect(result.body.data).toEqual({ a: { id: '3', name: expect.any(String) }, b: { id: '3', sku: 'SKU-0000003' } });
+    });
+    expect(sql).toBe(1);
+  });
+
+  it('unknown ids are cached as absent: a flood of them reaches the database once', async () => {
+    const a = apps[0] as TestApp;
+    const sql = await a.sqlDuring(async () => {
+      for (let i = 0; i < 5; i++) {
+        const result = await a.query('{ product(id: 987654) { id } }');
+        expect(result.body.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND', argumentName: 'id' });
+        expect(result.body.data?.product).toBeNull();
+      }
+    });
+    expect(sql).toBe(1);
+  });
+
+  it('relation lists: a category page and a product page after a cursor', async () => {
+    const a = apps[0] as TestApp;
+    const result = await a.query(
+      '{ category(id: 2) { slug products(first: 3) { id } } products(first: 2, after: "5", categoryId: "1") { id category { id } } }',
+    );
+    expect(result.body.errors).toBeUndefined();
+    expect(result.body.data?.category.products.map((p: { id: string }) => p.id)).toEqual(['2', '52', '102']);
+    expect(result.body.data?.products).toEqual([
+      { id: '51', category: { id: '1' } },
+      { id: '101', category: { id: '1' } },
+    ]);
+  });
+});

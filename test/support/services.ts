@@ -1,0 +1,25 @@
+/**
+ * Where the real services are. The defaults are this machine's (and docker-compose's) services; set
+ * TEST_DATABASE_URL / TEST_REDIS_URL to point elsewhere. Each run makes its own database on that
+ * server and its own Redis key prefix, so runs never see each other's data.
+ */
+export const adminDatabaseUrl =
+  process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
+
+export const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** The same server as `adminDatabaseUrl`, another database on it. */
+export function databaseUrlFor(name: string): string {
+  const url = new URL(adminDatabaseUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export const SEEDED_PRODUCTS = 200;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    runId: string;
+  }
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { redisUrl } from './services.ts';
+
+export interface TestApp {
+  readonly app: App;
+  readonly url: string;
+  /** The Redis key prefix of this app's L3 entries. */
+  readonly prefix: string;
+  /** Every log line the app wrote, parsed. */
+  readonly logs: Array<Record<string, unknown> & { msg: string }>;
+  /** Redis commands the app's L3 client sent, by name, since the last reset. */
+  readonly redisCommands: string[];
+  query(query: string, variables?: Record<string, unknown>): Promise<GraphQLResult>;
+  /** SQL statements the app sent while `fn` ran. */
+  sqlDuring(fn: () => Promise<unknown>): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface GraphQLResult {
+  status: number;
+  headers: Headers;
+  body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+}
+
+/** A unique Redis key prefix per test file, so parallel files and runs never share entries. */
+export function uniquePrefix(): string {
+  return `test:${inject('runId')}:${randomUUID().slice(0, 8)}:`;
+}
+
+/**
+ * Starts the real app in this process, on the run's database and real Redis, on a free port.
+ * `env` overrides the configuration (CACHE_TIERS, REDIS_URL, ...).
+ */
+export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const config = loadConfig({
+    DATABASE_URL: inject('databaseUrl'),
+    REDIS_URL: redisUrl,
+    CACHE_PREFIX: uniquePrefix(),
+    ...env,
+  });
+  const logs: TestApp['logs'] = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+        done();
+      },
+    }),
+  );
+  const app = await createApp(config, logger);
+  const url = await app.listen(0, '127.0.0.1');
+
+  const redisCommands: string[] = [];
+  if (app.redis) {
+    // Instrumentation, not a mock: every command still goes to the real Redis.
+    const send = app.redis.sendCommand.bind(app.redis);
+    app.redis.sendCommand = ((command: { name: string }, stream?: unknown) => {
+      redisCommands.push(command.name);
+      return send(command as never, stream as never);
+    }) as typeof app.redis.sendCommand;
+  }
+
+  return {
+    app,
+    url,
+    prefix: config.cachePrefix,
+    logs,
+    redisCommands,
+    async query(query, variables) {
+      const response = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResult['body'] };
+    },
+    async sqlDuring(fn) {
+      const before = app.database.statementCount();
+      await fn();
+      return app.database.statementCount() - before;
+    },
+    async stop() {
+      await app.stop();
+    },
+  };
+}
+
+/** Deletes every key under a prefix, with SCAN (never KEYS, never FLUSHALL: the Redis is shared). */
+export async function deletePrefix(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The query of the read-path issue: 20 products, their category, reviews and the reviews' authors. */
+export const NESTED_QUERY = `{ products(first: 20) { id name priceCents category { id name } reviews { id rating body author { id name } } } }`;
