@@ -28,7 +28,9 @@ export async function createBenchDatabase(serverUrl: string): Promise<BenchDatab
     name,
     url: url.toString(),
     // FORCE ends sessions still open (e.g. of a server that was killed), which would block the drop.
-    drop: () => withAdminClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+    async drop() {
+      await withAdminClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
   };
 }
 

@@ -1,0 +1,22 @@
+/** The read the bench measures: a page of products with their category, reviews and review authors (an N+1 shape without batching). */
+export const QUERY = '{ products(first: 20) { id name priceCents category { id name } reviews { id rating body author { id name } } } }';
+
+/** The exact POST body every request sends, so every server sees byte-identical requests. */
+export const REQUEST_BODY = JSON.stringify({ query: QUERY });
+
+/** Sends the query once and returns the response body; throws on anything but a 200 with data and no errors. */
+export async function postQuery(baseUrl: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: REQUEST_BODY,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = await response.text();
+  if (response.status !== 200) throw new Error(`${baseUrl}/graphql answered ${response.status}: ${body.slice(0, 500)}`);
+  const parsed = JSON.parse(body) as { data?: { products?: unknown[] }; errors?: unknown[] };
+  if (parsed.errors !== undefined || !Array.isArray(parsed.data?.products) || parsed.data.products.length === 0) {
+    throw new Error(`${baseUrl}/graphql answered without products or with errors: ${body.slice(0, 500)}`);
+  }
+  return body;
+}

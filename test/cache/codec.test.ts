@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { Packr } from 'msgpackr';
+import { decodeEntry, encodeEntry, ENTRY_FORMAT } from '../../src/cache/codec.ts';
+import type { CachedKind } from '../../src/cache/entry.ts';
+import { productShape, type ProductRecord } from '../../src/catalog/records.ts';
+import { CacheEntryCorruptError } from '../../src/errors.ts';
+
+const kind: CachedKind<ProductRecord> = { name: 'Product', ttlSeconds: 10, absentTtlSeconds: 5, shape: productShape };
+const product: ProductRecord = {
+  id: 7,
+  sku: 'SKU-0000007',
+  name: 'Lamp',
+  description: 'A lamp.',
+  priceCents: 1999,
+  stock: 3,
+  categoryId: 2,
+  viewCount: 0,
+  createdAt: new Date('2026-01-01T00:00:00.000Z'),
+  updatedAt: new Date('2026-01-02T00:00:00.123Z'),
+};
+
+describe('entry codec', () => {
+  it('round-trips a value, its expiry and its compute time, Dates included', () => {
+    const entry = { value: product, expiresAt: 1_800_000_000_000, computeMs: 2.5 };
+    expect(decodeEntry('k', encodeEntry(entry), kind)).toEqual(entry);
+  });
+
+  it('round-trips an absent marker', () => {
+    const entry = { value: null, expiresAt: 1, computeMs: 0 };
+    expect(decodeEntry('k', encodeEntry(entry), kind)).toEqual(entry);
+  });
+
+  it('is compact: a product entry is smaller than its JSON', () => {
+    const bytes = encodeEntry({ value: product, expiresAt: 1_800_000_000_000, computeMs: 2.5 });
+    expect(bytes.length).toBeLessThan(JSON.stringify(product).length);
+  });
+
+  const raw = new Packr({ useRecords: false });
+  it.each([
+    ['garbage bytes', Buffer.from([0xc1, 0xff, 0x00])],
+    ['a plain string', Buffer.from('hello world')],
+    ['another format version', raw.pack([ENTRY_FORMAT + 1, 1, 0, product])],
+    ['a non-array', raw.pack({ value: product })],
+    ['a negative expiry', raw.pack([ENTRY_FORMAT, -1, 0, product])],
+    ['a value of another shape', raw.pack([ENTRY_FORMAT, 1, 0, { id: 7, name: 'not a product' }])],
+    ['a value with an extra field', raw.pack([ENTRY_FORMAT, 1, 0, { ...product, extra: 1 }])],
+    ['a value with a wrong type', raw.pack([ENTRY_FORMAT, 1, 0, { ...product, priceCents: '12' }])],
+  ])('reads %s as a corrupt entry, never a crash', (_, bytes) => {
+    const decoded = decodeEntry('the-key', bytes, kind);
+    expect(decoded).toBeInstanceOf(CacheEntryCorruptError);
+    expect((decoded as CacheEntryCorruptError).code).toBe('CACHE_ENTRY_CORRUPT');
+    expect((decoded as CacheEntryCorruptError).message).toContain('the-key');
+  });
+});

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { CacheKeys, canonicalEncode, KEY_FORMAT_VERSION } from '../../src/cache/keys.ts';
+
+describe('cache keys', () => {
+  const keys = new CacheKeys('app:');
+
+  it('are deterministic and carry the prefix and the format version', () => {
+    expect(keys.entity('Product', 7)).toBe(keys.entity('Product', 7));
+    expect(keys.entity('Product', 7).startsWith(`app:${KEY_FORMAT_VERSION}:`)).toBe(true);
+    expect(keys.keyspace).toBe(`app:${KEY_FORMAT_VERSION}:`);
+  });
+
+  it('encode arguments canonically: order of names does not matter, undefined is absent', () => {
+    expect(keys.list('Query.products', null, { first: 20, after: 3, categoryId: null })).toBe(
+      keys.list('Query.products', null, { categoryId: null, after: 3, first: 20 }),
+    );
+    expect(canonicalEncode({ a: 1, b: undefined })).toBe(canonicalEncode({ a: 1 }));
+    expect(canonicalEncode({ a: null })).not.toBe(canonicalEncode({}));
+  });
+
+  it('are unambiguous: values containing separators or quotes never collide', () => {
+    const samples = [
+      canonicalEncode(['a:b', 'c']),
+      canonicalEncode(['a', 'b:c']),
+      canonicalEncode(['a"', 'b']),
+      canonicalEncode(['a', '"b']),
+      canonicalEncode([1, '1']),
+      canonicalEncode(['1', 1]),
+      canonicalEncode([[1], 1]),
+      canonicalEncode([1, [1]]),
+      canonicalEncode({ a: [1] }),
+      canonicalEncode([['a', 1]]),
+    ];
+    expect(new Set(samples).size).toBe(samples.length);
+    expect(keys.entity('Product', 1)).not.toBe(keys.entity('Review', 1));
+    expect(keys.list('Product.reviews', 1, { first: 10 })).not.toBe(keys.list('Product.reviews', 1, { first: 1 }));
+  });
+
+  it('never contain a brace, so no key forms a Redis Cluster hash tag', () => {
+    const key = keys.list('Query.products', null, { first: 20, note: 'a{b}c' });
+    expect(key).not.toMatch(/[{}]/);
+    // The escape keeps the encoding one-to-one with the JSON it stands for.
+    const json = key.slice(keys.keyspace.length).replaceAll('\\u007b', '{').replaceAll('\\u007d', '}');
+    expect(JSON.parse(json)).toEqual(['l', 'Query.products', null, { first: 20, note: 'a{b}c' }]);
+  });
+
+  it('refuse non-finite numbers rather than encoding them as null', () => {
+    expect(() => canonicalEncode([Number.NaN])).toThrow(TypeError);
+    expect(() => canonicalEncode({ first: Number.POSITIVE_INFINITY })).toThrow(/finite/);
+  });
+});
