@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { CacheKeys } from './cache/keys.ts';
 import { ReadThrough } from './cache/readThrough.ts';
 import { MemoryTier } from './cache/tiers/memoryTier.ts';
-import { createRedisClient, waitUntilReady } from './cache/tiers/redisClient.ts';
+import { closeRedisClient, createRedisClient, waitUntilReady } from './cache/tiers/redisClient.ts';
 import { RedisTier } from './cache/tiers/redisTier.ts';
 import type { CacheTier } from './cache/tiers/tier.ts';
 import { TierGuard } from './cache/tiers/tierGuard.ts';
@@ -120,7 +120,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       draining = true;
       // Stops the HTTP server and waits for requests in flight (the drain plugin).
       await apollo.stop();
-      if (redis) await redis.quit().catch(() => redis?.disconnect());
+      if (redis) await closeRedisClient(redis);
       await database.close();
     },
   };

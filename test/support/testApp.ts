@@ -25,7 +25,7 @@ export interface TestApp {
 export interface GraphQLResult {
   status: number;
   headers: Headers;
-  body: { data?: Record<string, any> | null; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
+  body: { data?: Record<string, any> | null; errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, unknown> }> };
 }
 
 /** A unique Redis key prefix per test file, so parallel files and runs never share entries. */

@@ -38,3 +38,15 @@ export async function waitUntilReady(redis: Redis, ms: number): Promise<boolean>
     redis.on('ready', onReady);
   });
 }
+
+/**
+ * Closes politely (QUIT lets pending replies arrive) when Redis answers, and drops the socket when
+ * it does not: shutdown must not hang on a cache that is down.
+ */
+export async function closeRedisClient(redis: Redis, ms = 1000): Promise<void> {
+  if (redis.status === 'ready') {
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+    await Promise.race([redis.quit().then(() => undefined, () => undefined), timer]);
+  }
+  redis.disconnect();
+}
