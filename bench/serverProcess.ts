@@ -38,10 +38,12 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    let killed = false;
+    const timer = setTimeout(() => (killed = child.kill('SIGKILL')), STOP_TIMEOUT_MS);
     await exited.catch(() => {});
     clearTimeout(timer);
-    if (child.exitCode !== 0) console.warn(`bench: server ${url} exited with ${child.exitCode ?? child.signalCode} on SIGTERM`);
+    if (killed) console.warn(`bench: server ${url} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; killed it`);
+    else if (child.exitCode !== 0) console.warn(`bench: server ${url} exited with ${child.exitCode ?? child.signalCode} on SIGTERM`);
   };
   try {
     const readiness = await waitUntilReady(url, exited);
