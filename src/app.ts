@@ -75,6 +75,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     logger: logger.child({ component: 'apollo' }),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http })],
   });
+  const graphql = { server: apollo, context: async () => createContext(loaderDeps) };
   const healthChecks = {
     database: () => database.ping(),
     cacheTiers: () => ({
@@ -94,7 +95,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = (req.url ?? '/').split('?', 1)[0];
-    if (pathname === '/graphql') return handleGraphQL(apollo, async () => createContext(loaderDeps), req, res);
+    if (pathname === '/graphql') return handleGraphQL(req, res, graphql);
     if (pathname === '/health/live') return sendLive(res);
     if (pathname === '/health/ready') return sendReady(res, healthChecks);
     sendJsonError(res, 404, `No route for ${pathname}; the API is at /graphql.`);

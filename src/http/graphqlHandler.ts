@@ -10,10 +10,9 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * so the response tier of a later issue can answer before any of this runs.
  */
 export async function handleGraphQL<C extends BaseContext>(
-  server: ApolloServer<C>,
-  context: () => Promise<C>,
   req: IncomingMessage,
   res: ServerResponse,
+  graphql: { server: ApolloServer<C>; context: () => Promise<C> },
 ): Promise<void> {
   const body = await readJsonBody(req);
   if (body instanceof BodyError) {
@@ -31,7 +30,7 @@ export async function handleGraphQL<C extends BaseContext>(
     search: url.includes('?') ? url.slice(url.indexOf('?')) : '',
     body,
   };
-  const response = await server.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context });
+  const response = await graphql.server.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: graphql.context });
   for (const [name, value] of response.headers) res.setHeader(name, value);
   res.statusCode = response.status ?? 200;
   if (response.body.kind === 'complete') {
