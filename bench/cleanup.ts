@@ -8,6 +8,11 @@ export class Cleanup {
   private readonly steps: { label: string; undo: () => Promise<void> }[] = [];
   private running: Promise<void> | undefined;
 
+  /** True once {@link run} was called: the run must not acquire anything new. */
+  get closing(): boolean {
+    return this.running !== undefined;
+  }
+
   defer(label: string, undo: () => Promise<void>): void {
     this.steps.push({ label, undo });
   }

@@ -14,7 +14,14 @@ export class RedisKeyspace {
   /** Connects (failing fast if Redis is unreachable: the L3 configuration needs it) with a fresh prefix. */
   static async open(url: string): Promise<RedisKeyspace> {
     const redis = new Redis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null });
-    await redis.connect();
+    // connect() only rejects with "Connection is closed"; the cause arrives as an error event.
+    let cause: Error | undefined;
+    redis.on('error', (error: Error) => (cause = error));
+    try {
+      await redis.connect();
+    } catch (error) {
+      throw new Error(`Redis at ${new URL(url).host} is unreachable: ${(cause ?? (error as Error)).message}`);
+    }
     return new RedisKeyspace(redis, `bench:${process.pid}:${Date.now()}:`);
   }
 

@@ -7,7 +7,7 @@ import { Cleanup } from './cleanup.ts';
 import { CONFIGURATIONS, expectedTierStates, type Configuration } from './configurations.ts';
 import { postQuery, QUERY } from './graphqlRequest.ts';
 import { runLoad } from './load.ts';
-import { readParams, runBudgetMs, type BenchParams } from './params.ts';
+import { readParams, runBudgetMs } from './params.ts';
 import { RedisKeyspace } from './redisKeyspace.ts';
 import { describeMachine, describeParams, formatTable, writeJsonReport, type Measurement } from './report.ts';
 import { startServer, type Readiness } from './serverProcess.ts';
@@ -21,7 +21,8 @@ let exitCode = 1;
 try {
   exitCode = await bench();
 } catch (error) {
-  console.error('bench: FAILED:', error);
+  // After a signal or the watchdog the reason was already printed; the error is just the run unwinding.
+  if (!cleanup.closing) console.error('bench: FAILED:', error);
 } finally {
   await cleanup.run();
 }
@@ -49,6 +50,8 @@ async function bench(): Promise<number> {
   const measurements: Measurement[] = [];
   let baselineBody: string | undefined;
   for (const configuration of CONFIGURATIONS) {
+    // After a signal or the watchdog, cleanup is under way: starting another server would race it.
+    if (cleanup.closing) throw new Error('aborted');
     const run = await measure(configuration, database, keyspace, baselineBody);
     baselineBody ??= run.body;
     measurements.push(run.measurement);

@@ -24,6 +24,12 @@ const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 
+/** Children still running; the exit hook kills them, so no path out of the bench leaves one behind. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts a server with `env` on top of ours and resolves once it is ready to serve. */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
@@ -35,16 +41,8 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   running.add(child);
   const exited = once(child, 'exit').finally(() => running.delete(child));
   const url = `http://${HOST}:${port}`;
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    let killed = false;
-    const timer = setTimeout(() => (killed = child.kill('SIGKILL')), STOP_TIMEOUT_MS);
-    await exited.catch(() => {});
-    clearTimeout(timer);
-    if (killed) console.warn(`bench: server ${url} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; killed it`);
-    else if (child.exitCode !== 0) console.warn(`bench: server ${url} exited with ${child.exitCode ?? child.signalCode} on SIGTERM`);
-  };
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= terminate(child, exited, url));
   try {
     const readiness = await waitUntilReady(url, exited);
     return { url, readiness, stop };
@@ -56,11 +54,17 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
 
 // Private:
 
-/** Children still running; the exit hook kills them, so no path out of the bench leaves one behind. */
-const running = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
+/** SIGTERM, then SIGKILL if the process has not exited after {@link STOP_TIMEOUT_MS}. */
+async function terminate(child: ChildProcess, exited: Promise<unknown>, url: string): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  let killed = false;
+  const timer = setTimeout(() => (killed = child.kill('SIGKILL')), STOP_TIMEOUT_MS);
+  await exited.catch(() => {});
+  clearTimeout(timer);
+  if (killed) console.warn(`bench: server ${url} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; killed it`);
+  else if (child.exitCode !== 0) console.warn(`bench: server ${url} exited with ${child.exitCode ?? child.signalCode} on SIGTERM`);
+}
 
 /** A port the OS just handed out on loopback. The server binds it a moment later (src/main.ts cannot report a PORT=0 choice). */
 async function freePort(): Promise<number> {

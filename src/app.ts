@@ -74,6 +74,9 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     schema,
     logger: logger.child({ component: 'apollo' }),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http })],
+    // main.ts owns the signals: Apollo's own handler would race stop() (a second concurrent
+    // stop() in Apollo 5.5 never resolves) and skip closing Redis and the database.
+    stopOnTerminationSignals: false,
   });
   const graphql = { server: apollo, context: async () => createContext(loaderDeps) };
   const healthChecks = {
