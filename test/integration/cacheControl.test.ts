@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deletePrefix, NESTED_QUERY, startTestApp, type TestApp } from '../support/testApp.ts';
+import { describe, expect, it } from 'vitest';
+import { NESTED_QUERY, useTestApp } from '../support/testApp.ts';
 
 /** The Cache-Control header a query gets, by Apollo's rules over the schema's @cacheControl. */
 describe('Cache-Control from @cacheControl', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(async () => {
-    await t.stop();
-    await deletePrefix(t.prefix);
-  });
+  const app = useTestApp();
 
   it.each([
     ['a product’s static fields: Product’s 300', '{ product(id: 1) { id name priceCents } }', 'max-age=300, public'],
@@ -25,7 +18,7 @@ describe('Cache-Control from @cacheControl', () => {
     ['an error: not cacheable', '{ product(id: "abc") { id } }', 'no-store'],
     ['an unknown id: not cacheable', '{ product(id: 99999) { id } }', 'no-store'],
   ])('%s', async (_, query, expected) => {
-    const result = await t.query(query);
+    const result = await app().query(query);
     expect(result.status).toBe(200);
     expect(result.headers.get('cache-control')).toBe(expected);
   });

@@ -1,16 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deletePrefix, startTestApp, type TestApp } from '../support/testApp.ts';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/testApp.ts';
 
 /** Bad arguments get a GraphQL error naming the argument, the value and the reason; nothing crashes. */
 describe('argument validation', () => {
-  let t: TestApp;
-  beforeAll(async () => {
-    t = await startTestApp();
-  });
-  afterAll(async () => {
-    await t.stop();
-    await deletePrefix(t.prefix);
-  });
+  const app = useTestApp();
 
   it.each([
     ['{ products(first: 0) { id } }', 'first', 'BAD_USER_INPUT', 0],
@@ -29,7 +22,7 @@ describe('argument validation', () => {
     ['{ product(id: 1) { reviews(first: 500) { id } } }', 'first', 'BAD_USER_INPUT', 500],
     ['{ category(id: 1) { products(first: -1) { id } } }', 'first', 'BAD_USER_INPUT', -1],
   ])('%s names %s', async (query, argument, code, value) => {
-    const result = await t.query(query);
+    const result = await app().query(query);
     expect(result.status).toBe(200);
     expect(result.body.errors).toHaveLength(1);
     const error = result.body.errors![0]!;
@@ -39,18 +32,18 @@ describe('argument validation', () => {
   });
 
   it('a bad nested argument fails only its field, not its siblings', async () => {
-    const result = await t.query('{ a: product(id: 1) { id } b: product(id: "nope") { id } }');
+    const result = await app().query('{ a: product(id: 1) { id } b: product(id: "nope") { id } }');
     expect(result.body.data).toEqual({ a: { id: '1' }, b: null });
     expect(result.body.errors?.[0]?.path).toEqual(['b']);
   });
 
   it('an invalid id is never cached: a valid query afterwards still works', async () => {
-    await t.query('{ product(id: "abc") { id } }');
-    expect((await t.query('{ product(id: 5) { id sku } }')).body.data).toEqual({ product: { id: '5', sku: 'SKU-0000005' } });
+    await app().query('{ product(id: "abc") { id } }');
+    expect((await app().query('{ product(id: 5) { id sku } }')).body.data).toEqual({ product: { id: '5', sku: 'SKU-0000005' } });
   });
 
   it('malformed HTTP bodies get a clear 400', async () => {
-    const response = await fetch(`${t.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    const response = await fetch(`${app().url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(/not valid JSON/);
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { redisUrl } from './services.ts';
@@ -89,6 +89,23 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
     async stop() {
       await app.stop();
     },
+  };
+}
+
+/** One app for all the tests of a file: started before them, stopped (and its keys deleted) after. */
+export function useTestApp(env: Record<string, string | undefined> = {}): () => TestApp {
+  let started: TestApp | undefined;
+  beforeAll(async () => {
+    started = await startTestApp(env);
+  });
+  afterAll(async () => {
+    if (!started) return;
+    await started.stop();
+    await deletePrefix(started.prefix);
+  });
+  return () => {
+    if (!started) throw new Error('the test app has not started');
+    return started;
   };
 }
 
