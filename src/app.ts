@@ -32,6 +32,8 @@ export interface App {
   /** The L3 connection, when enabled. */
   readonly redis: Redis | undefined;
   readonly keys: CacheKeys;
+  /** The tiers in use, for logs: "L1", "L2", "L3". */
+  readonly tierNames: readonly string[];
   /** Listens on `port` (0: any free port) and resolves to the base URL. */
   listen(port: number, host: string): Promise<string>;
   /** Graceful stop: refuse new work, finish requests in flight, close every connection. */
@@ -112,6 +114,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     memoryTier,
     redis,
     keys,
+    tierNames: [...(loaderDeps.requestCache ? ['L1'] : []), ...tiers.map((tier) => tier.name)],
     async listen(port, host) {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);

@@ -17,7 +17,7 @@ const logger = createLogger(config.logLevel);
 const app = await createApp(config, logger);
 const url = await app.listen(config.port, config.host);
 logger.info(
-  { url: `${url}/graphql`, database: app.database.kind, tiers: [...config.cacheTiers], l3: app.redis !== undefined },
+  { url: `${url}/graphql`, database: app.database.kind, tiers: app.tierNames },
   'serving GraphQL',
 );
 
