@@ -114,4 +114,36 @@ describe('read path: L1 -> L2 -> L3 -> PostgreSQL', () => {
       { id: '101', category: { id: '1' } },
     ]);
   });
+
+  it('L2 and L3 keep each kind as long as the schema says: Product 10 s (stock), Category 3600 s, Review 120 s', async () => {
+    const a = apps[0] as TestApp;
+    const redis = a.app.redis!;
+    await a.query(NESTED_QUERY);
+    const ttl = async (key: string) => redis.pttl(key);
+    const product = await ttl(a.app.keys.entity('Product', 1));
+    const category = await ttl(a.app.keys.entity('Category', 1));
+    const review = await ttl(a.app.keys.entity('Review', 1));
+    const reviews = await ttl(a.app.keys.list('Product.reviews', 1, { first: 10 }));
+    expect(product).toBeGreaterThan(0);
+    expect(product).toBeLessThanOrEqual(10_000);
+    expect(category).toBeGreaterThan(3_500_000);
+    expect(category).toBeLessThanOrEqual(3_600_000);
+    expect(review).toBeGreaterThan(100_000);
+    expect(review).toBeLessThanOrEqual(120_000);
+    expect(reviews).toBeGreaterThan(100_000);
+    expect(reviews).toBeLessThanOrEqual(120_000);
+  });
+
+  it('a corrupt value in L3 is a miss: the right data is served and the entry rewritten', async () => {
+    const a = apps[0] as TestApp;
+    const key = a.app.keys.entity('User', 42);
+    await a.app.redis!.set(key, Buffer.from('not an entry at all'), 'PX', 60_000);
+    const fresh = await start({ CACHE_TIERS: 'l1,l3' });
+    const result = await fresh.query('{ user(id: 42) { id name } }');
+    expect(result.body).toEqual({ data: { user: { id: '42', name: expect.any(String) } } });
+    expect(fresh.logs.some((l) => l.msg === 'corrupt cache entry read as a miss' && l.key === key)).toBe(true);
+    const repaired = await start({ CACHE_TIERS: 'l1,l3' });
+    const sql = await repaired.sqlDuring(() => repaired.query('{ user(id: 42) { id name } }'));
+    expect(sql).toBe(0);
+  });
 });
