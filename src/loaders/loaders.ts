@@ -1,10 +1,10 @@
 import DataLoader from 'dataloader';
-import { canonicalEncode, type CacheKeys } from '../cache/keys.ts';
+import type { CacheKeys } from '../cache/keys.ts';
 import type { CachedKind } from '../cache/entry.ts';
 import type { ReadThrough } from '../cache/readThrough.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';
 import type { CatalogQueries, ProductPage } from '../catalog/queries.ts';
-import type { CategoryRecord, ProductRecord } from '../catalog/records.ts';
+import type { CategoryRecord, ProductRecord, ReviewRecord } from '../catalog/records.ts';
 
 /** What the loaders of every request share: built once per process. */
 export interface LoaderDeps {
@@ -53,70 +53,65 @@ export function createLoaders(deps: LoaderDeps) {
     await readThrough.fill(kind, rows.map((row) => ({ key: keys.entity(kind.name, row.id), value: row })));
   }
 
-  /** A relation-list loader: pages of child ids per parent, resolved to child rows through `children`. */
-  function childPageLoader<V extends { id: number }>(
+  /**
+   * A list loader: each request names one cached id list (its `key`); lists no tier has come from
+   * `load`, and their members are then resolved to rows through `members`.
+   */
+  function listLoader<R, V extends { id: number }>(
     kind: CachedKind<number[]>,
-    children: DataLoader<number, V | null>,
-    load: (pages: ChildPage[]) => Promise<number[][]>,
+    members: DataLoader<number, V | null>,
+    list: { key: (request: R) => string; load: (missing: R[]) => Promise<number[][]> },
   ) {
-    return new DataLoader<ChildPage, V[], string>(
-      async (pages) => {
-        const items = [...pages];
-        const idLists = await readThrough.getMany(
-          kind,
-          { items, keys: items.map((p) => keys.list(kind.name, p.parentId, { first: p.first })) },
-          load,
-        );
-        // All members of all pages in one entity batch (issued in the same tick).
-        return Promise.all(idLists.map((ids) => loadPresent(children, ids ?? [])));
+    return new DataLoader<R, V[], string>(
+      async (requests) => {
+        const items = [...requests];
+        const idLists = await readThrough.getMany(kind, { items, keys: items.map(list.key) }, list.load);
+        // All members of all lists in one entity batch: these loads are issued in the same tick.
+        return Promise.all(idLists.map((ids) => loadPresent(members, ids ?? [])));
       },
-      { ...options, cacheKeyFn: (page) => canonicalEncode({ ...page }) },
+      { ...options, cacheKeyFn: list.key },
     );
   }
 
-  const reviewsOfProduct = childPageLoader(kinds['Product.reviews'], review, async (pages) => {
-    const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
-    await primeEntities(review, kinds.Review, rows);
-    return idsPerPage(pages, rows, (r) => r.productId);
-  });
-
-  const productsOfCategory = childPageLoader(kinds['Category.products'], product, async (pages) => {
-    const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
-    await primeEntities(product, kinds.Product, rows);
-    return idsPerPage(pages, rows, (r) => r.categoryId);
-  });
-
-  const productPage = new DataLoader<ProductPage, ProductRecord[], string>(
-    async (pages) => {
-      const items = [...pages];
-      const idLists = await readThrough.getMany(
-        kinds['Query.products'],
-        { items, keys: items.map((page) => keys.list(kinds['Query.products'].name, null, { ...page })) },
-        // Distinct root pages in one request are rare; each is its own statement.
-        (missing) =>
-          Promise.all(
-            missing.map(async (page) => {
-              const rows = await queries.productPage(page);
-              await primeEntities(product, kinds.Product, rows);
-              return rows.map((row) => row.id);
-            }),
-          ),
-      );
-      return Promise.all(idLists.map((ids) => loadPresent(product, ids ?? [])));
+  const reviewsOfProduct = listLoader<ChildPage, ReviewRecord>(kinds['Product.reviews'], review, {
+    key: (page) => keys.list(kinds['Product.reviews'].name, page.parentId, { first: page.first }),
+    async load(pages) {
+      const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
+      await primeEntities(review, kinds.Review, rows);
+      return idsPerPage(pages, rows, (r) => r.productId);
     },
-    { ...options, cacheKeyFn: (page) => canonicalEncode({ ...page }) },
-  );
+  });
 
-  const allCategories = new DataLoader<'all', CategoryRecord[]>(async (requests) => {
-    const kind = kinds['Query.categories'];
-    const [ids] = await readThrough.getMany(kind, { items: ['all'], keys: [keys.list(kind.name, null, {})] }, async () => {
+  const productsOfCategory = listLoader<ChildPage, ProductRecord>(kinds['Category.products'], product, {
+    key: (page) => keys.list(kinds['Category.products'].name, page.parentId, { first: page.first }),
+    async load(pages) {
+      const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
+      await primeEntities(product, kinds.Product, rows);
+      return idsPerPage(pages, rows, (r) => r.categoryId);
+    },
+  });
+
+  const productPage = listLoader<ProductPage, ProductRecord>(kinds['Query.products'], product, {
+    key: (page) => keys.list(kinds['Query.products'].name, null, { ...page }),
+    // Distinct root pages in one request are rare; each is its own statement.
+    load: (pages) =>
+      Promise.all(
+        pages.map(async (page) => {
+          const rows = await queries.productPage(page);
+          await primeEntities(product, kinds.Product, rows);
+          return rows.map((row) => row.id);
+        }),
+      ),
+  });
+
+  const allCategories = listLoader<'all', CategoryRecord>(kinds['Query.categories'], category, {
+    key: () => keys.list(kinds['Query.categories'].name, null, {}),
+    async load() {
       const rows = await queries.allCategories();
       await primeEntities(category, kinds.Category, rows);
       return [rows.map((row) => row.id)];
-    });
-    const rows = await loadPresent(category, ids ?? []);
-    return requests.map(() => rows);
-  }, options);
+    },
+  });
 
   return { product, category, review, user, reviewsOfProduct, productsOfCategory, productPage, allCategories };
 }
