@@ -13,15 +13,21 @@ export interface RedisClientOptions {
  */
 export function createRedisClient(options: RedisClientOptions): Redis {
   return new Redis(options.url, {
-    commandTimeout: options.commandTimeoutMs,
-    connectTimeout: Math.max(1000, options.commandTimeoutMs * 4),
+    ...connectionOptions(options.commandTimeoutMs),
     enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
     // Fills issued in the same tick (entities primed by a list, plus the list) share one round trip.
     enableAutoPipelining: true,
-    lazyConnect: false,
   });
+}
+
+/** The per-connection part of the options above, shared with Cluster clients (their `redisOptions`). */
+export function connectionOptions(commandTimeoutMs: number) {
+  return {
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: Math.max(1000, commandTimeoutMs * 4),
+    maxRetriesPerRequest: 0,
+  };
 }
 
 /** Resolves when the client is ready, or after `ms` (startup never waits on the cache for long). */

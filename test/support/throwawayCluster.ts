@@ -1,0 +1,90 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './throwawayRedis.ts';
+
+/**
+ * A three-master Redis Cluster of the test's own, on free loopback ports, for checking that no
+ * multi-key command spans hash slots. Nothing is kept on disk but each node's nodes.conf, in a
+ * temporary directory removed by stop().
+ */
+export class ThrowawayCluster {
+  private constructor(
+    readonly ports: number[],
+    private readonly nodes: ChildProcess[],
+    private readonly dir: string,
+  ) {}
+
+  static async start(size = 3): Promise<ThrowawayCluster> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'redis-cluster-'));
+    const ports: number[] = [];
+    for (let i = 0; i < size; i++) ports.push(await freePort());
+    const nodes = ports.map((port) =>
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+          '--dir', dir, '--save', '', '--appendonly', 'no'],
+        { stdio: 'ignore' },
+      ),
+    );
+    const cluster = new ThrowawayCluster(ports, nodes, dir);
+    try {
+      await Promise.all(ports.map((port) => waitForPing(port)));
+      const create = spawnSync(
+        'redis-cli',
+        ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+      await Promise.all(ports.map((port) => waitForClusterOk(port)));
+      return cluster;
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+  }
+
+  get startupNodes(): Array<{ host: string; port: number }> {
+    return this.ports.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.nodes.map((node) => {
+        if (node.exitCode !== null || node.signalCode !== null) return undefined;
+        const exited = new Promise((resolve) => node.once('exit', resolve));
+        node.kill('SIGKILL');
+        return exited;
+      }),
+    );
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function waitForPing(port: number): Promise<void> {
+  await poll(port, async (redis) => (await redis.ping()) === 'PONG');
+}
+
+async function waitForClusterOk(port: number): Promise<void> {
+  await poll(port, async (redis) => String(await redis.cluster('INFO')).includes('cluster_state:ok'));
+}
+
+async function poll(port: number, ready: (redis: Redis) => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+      if (await ready(redis)) return;
+    } catch {
+      // not up yet
+    } finally {
+      redis.disconnect();
+    }
+    if (Date.now() > deadline) throw new Error(`redis on port ${port} not ready within 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
