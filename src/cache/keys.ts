@@ -42,7 +42,9 @@ export class CacheKeys {
 
 /** Canonical, unambiguous and brace-free JSON of a value (see the file comment). Pure. */
 export function canonicalEncode(value: KeyPart): string {
-  return JSON.stringify(canonical(value)).replace(/[{}]/g, (c) => (c === '{' ? '\\u007b' : '\\u007d'));
+  const json = JSON.stringify(canonical(value));
+  // Most keys (every entity key) have no brace at all: skip the replace on the hot path.
+  return json.includes('{') || json.includes('}') ? json.replace(/[{}]/g, (c) => (c === '{' ? '\\u007b' : '\\u007d')) : json;
 }
 
 // Private:

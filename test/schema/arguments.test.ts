@@ -47,4 +47,14 @@ describe('argument validation', () => {
     expect(response.status).toBe(400);
     expect(((await response.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(/not valid JSON/);
   });
+
+  it('an oversized body is refused with 413 before it is parsed', async () => {
+    const query = `{ product(id: 1) { id } } # ${'x'.repeat(1024 * 1024)}`;
+    const response = await fetch(`${app().url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    expect(response.status).toBe(413);
+  });
 });
