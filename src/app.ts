@@ -11,7 +11,7 @@ import { closeRedisClient, createRedisClient, waitUntilReady } from './cache/tie
 import { RedisTier } from './cache/tiers/redisTier.ts';
 import type { CacheTier } from './cache/tiers/tier.ts';
 import { TierGuard } from './cache/tiers/tierGuard.ts';
-import { cachedKindsFromSchema } from './catalog/cachedKinds.ts';
+import { cachedKindsFromSchema, type CachedKinds } from './catalog/cachedKinds.ts';
 import { CatalogQueries } from './catalog/queries.ts';
 import type { Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
@@ -32,6 +32,8 @@ export interface App {
   /** The L3 connection, when enabled. */
   readonly redis: Redis | undefined;
   readonly keys: CacheKeys;
+  /** Every cached kind, with its TTLs and shape version. */
+  readonly kinds: CachedKinds;
   /** The tiers in use, for logs: "L1", "L2", "L3". */
   readonly tierNames: readonly string[];
   /** Listens on `port` (0: any free port) and resolves to the base URL. */
@@ -62,10 +64,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   }
 
   const keys = new CacheKeys(config.cachePrefix);
+  const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds });
   const loaderDeps = {
     readThrough: new ReadThrough({ tiers }),
     keys,
-    kinds: cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds }),
+    kinds,
     queries: new CatalogQueries(database.prisma),
     requestCache: config.cacheTiers.has('l1'),
   };
@@ -114,6 +117,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     memoryTier,
     redis,
     keys,
+    kinds,
     tierNames: [...(loaderDeps.requestCache ? ['L1'] : []), ...tiers.map((tier) => tier.name)],
     async listen(port, host) {
       await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { Packr } from 'msgpackr';
+import { z } from 'zod';
 import { CacheEntryCorruptError } from '../errors.ts';
 import type { CacheEntry, CachedKind } from './entry.ts';
 
@@ -40,6 +42,21 @@ export function decodeEntry<V>(key: string, bytes: Buffer, kind: CachedKind<V>):
     return new CacheEntryCorruptError(key, `value is not a ${kind.name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   }
   return { value: parsed.data, expiresAt, computeMs };
+}
+
+/**
+ * A short, deterministic fingerprint of a value shape and of this entry format. Any change to
+ * either (a field added, renamed or retyped) changes it, and with it every key of that kind.
+ */
+export function shapeVersion(shape: z.ZodType): string {
+  const schema = z.toJSONSchema(shape, {
+    // Dates are not JSON; name them so that a string field turning into a Date still changes the hash.
+    unrepresentable: 'any',
+    override: (ctx) => {
+      if ((ctx.zodSchema as { _zod: { def: { type: string } } })._zod.def.type === 'date') ctx.jsonSchema.format = 'js-date';
+    },
+  });
+  return createHash('sha256').update(`${ENTRY_FORMAT}:${JSON.stringify(schema)}`).digest('hex').slice(0, 8);
 }
 
 // Private:

@@ -16,6 +16,8 @@ export interface CacheEntry<V> {
  */
 export interface CachedKind<V> {
   readonly name: string;
+  /** A hash of `shape` (codec.ts), part of every key: entries of another shape are never read. */
+  readonly shapeVersion: string;
   readonly ttlSeconds: number;
   readonly absentTtlSeconds: number;
   readonly shape: z.ZodType<V>;

@@ -9,25 +9,32 @@
  * - Cluster-safe: every `{` and `}` is written as its JSON escape (`\u007b`, `\u007d`), which
  *   JSON.stringify never emits by itself, so the encoding stays one-to-one and no key forms a
  *   Redis Cluster hash tag by accident: keys spread over all slots.
- * - Versioned: bump KEY_FORMAT_VERSION whenever a cached value's shape changes, so a deploy never
- *   reads entries written by the previous shape.
+ * - Versioned twice: every key carries its kind's shape version (a hash of the value's schema, see
+ *   codec.ts), so a deploy that changes a shape never reads entries of the old shape, for that kind
+ *   only; KEY_FORMAT_VERSION changes only if this key layout itself does.
  */
 
 export const KEY_FORMAT_VERSION = 'v1';
 
 export type KeyPart = string | number | boolean | null | undefined | readonly KeyPart[] | { readonly [name: string]: KeyPart };
 
+/** What a key needs of a cached kind (see CachedKind in entry.ts). */
+export interface KeyedKind {
+  readonly name: string;
+  readonly shapeVersion: string;
+}
+
 export class CacheKeys {
   constructor(private readonly prefix: string) {}
 
   /** One entity by id: `Product` 7. */
-  entity(typeName: string, id: number): string {
-    return this.build(['e', typeName, id]);
+  entity(kind: KeyedKind, id: number): string {
+    return this.build(['e', kind.name, kind.shapeVersion, id]);
   }
 
   /** A list of ids owned by a parent, e.g. `Product.reviews` of product 7 with `{ first: 10 }`; root lists have no parent. */
-  list(field: string, parentId: number | null, args: { readonly [name: string]: KeyPart }): string {
-    return this.build(['l', field, parentId, args]);
+  list(kind: KeyedKind, parentId: number | null, args: { readonly [name: string]: KeyPart }): string {
+    return this.build(['l', kind.name, kind.shapeVersion, parentId, args]);
   }
 
   /** Every key this process writes starts with this; tests and operators scan by it. */

@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { absentTtlSeconds, entityTtlSeconds, listTtlSeconds } from '../cache/policy.ts';
+import { shapeVersion } from '../cache/codec.ts';
 import type { CachedKind } from '../cache/entry.ts';
 import {
   categoryShape,
@@ -29,11 +30,17 @@ export interface CachedKinds {
 export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTtlSeconds: number }): CachedKinds {
   function entity<V>(name: string, shape: CachedKind<V>['shape']): CachedKind<V> {
     const ttl = entityTtlSeconds(schema, name);
-    return { name, shape, ttlSeconds: ttl, absentTtlSeconds: absentTtlSeconds(ttl, options.absentTtlSeconds) };
+    return { name, shape, shapeVersion: shapeVersion(shape), ttlSeconds: ttl, absentTtlSeconds: absentTtlSeconds(ttl, options.absentTtlSeconds) };
   }
   function list(parent: string, field: string): CachedKind<IdList> {
     // Lists are never absent: an empty list is a value.
-    return { name: `${parent}.${field}`, shape: idListShape, ttlSeconds: listTtlSeconds(schema, parent, field), absentTtlSeconds: 0 };
+    return {
+      name: `${parent}.${field}`,
+      shape: idListShape,
+      shapeVersion: shapeVersion(idListShape),
+      ttlSeconds: listTtlSeconds(schema, parent, field),
+      absentTtlSeconds: 0,
+    };
   }
   return {
     Product: entity('Product', productShape),

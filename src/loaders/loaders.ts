@@ -35,7 +35,7 @@ export function createLoaders(deps: LoaderDeps) {
   function entityLoader<V extends { id: number }>(kind: CachedKind<V>, find: (ids: readonly number[]) => Promise<V[]>) {
     return new DataLoader<number, V | null>(async (ids) => {
       const items = [...ids];
-      return readThrough.getMany(kind, { items, keys: items.map((id) => keys.entity(kind.name, id)) }, async (missing) => {
+      return readThrough.getMany(kind, { items, keys: items.map((id) => keys.entity(kind, id)) }, async (missing) => {
         const rows = new Map((await find(missing)).map((row) => [row.id, row]));
         return missing.map((id) => rows.get(id) ?? null);
       });
@@ -50,7 +50,7 @@ export function createLoaders(deps: LoaderDeps) {
   /** Caches rows that a list query brought along, in the tiers and in this request's entity loader. */
   async function primeEntities<V extends { id: number }>(loader: DataLoader<number, V | null>, kind: CachedKind<V>, rows: V[]) {
     for (const row of rows) loader.prime(row.id, row);
-    await readThrough.fill(kind, rows.map((row) => ({ key: keys.entity(kind.name, row.id), value: row })));
+    await readThrough.fill(kind, rows.map((row) => ({ key: keys.entity(kind, row.id), value: row })));
   }
 
   /**
@@ -74,7 +74,7 @@ export function createLoaders(deps: LoaderDeps) {
   }
 
   const reviewsOfProduct = listLoader<ChildPage, ReviewRecord>(kinds['Product.reviews'], review, {
-    key: (page) => keys.list(kinds['Product.reviews'].name, page.parentId, { first: page.first }),
+    key: (page) => keys.list(kinds['Product.reviews'], page.parentId, { first: page.first }),
     async load(pages) {
       const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
       await primeEntities(review, kinds.Review, rows);
@@ -83,7 +83,7 @@ export function createLoaders(deps: LoaderDeps) {
   });
 
   const productsOfCategory = listLoader<ChildPage, ProductRecord>(kinds['Category.products'], product, {
-    key: (page) => keys.list(kinds['Category.products'].name, page.parentId, { first: page.first }),
+    key: (page) => keys.list(kinds['Category.products'], page.parentId, { first: page.first }),
     async load(pages) {
       const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
       await primeEntities(product, kinds.Product, rows);
@@ -92,7 +92,7 @@ export function createLoaders(deps: LoaderDeps) {
   });
 
   const productPage = listLoader<ProductPage, ProductRecord>(kinds['Query.products'], product, {
-    key: (page) => keys.list(kinds['Query.products'].name, null, { ...page }),
+    key: (page) => keys.list(kinds['Query.products'], null, { ...page }),
     // Distinct root pages in one request are rare; each is its own statement.
     load: (pages) =>
       Promise.all(
@@ -105,7 +105,7 @@ export function createLoaders(deps: LoaderDeps) {
   });
 
   const allCategories = listLoader<'all', CategoryRecord>(kinds['Query.categories'], category, {
-    key: () => keys.list(kinds['Query.categories'].name, null, {}),
+    key: () => keys.list(kinds['Query.categories'], null, {}),
     async load() {
       const rows = await queries.allCategories();
       await primeEntities(category, kinds.Category, rows);

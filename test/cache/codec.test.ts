@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
-import { decodeEntry, encodeEntry, ENTRY_FORMAT } from '../../src/cache/codec.ts';
+import { z } from 'zod';
+import { decodeEntry, encodeEntry, ENTRY_FORMAT, shapeVersion } from '../../src/cache/codec.ts';
 import type { CachedKind } from '../../src/cache/entry.ts';
 import { productShape, type ProductRecord } from '../../src/catalog/records.ts';
 import { CacheEntryCorruptError } from '../../src/errors.ts';
 
-const kind: CachedKind<ProductRecord> = { name: 'Product', ttlSeconds: 10, absentTtlSeconds: 5, shape: productShape };
+const kind: CachedKind<ProductRecord> = { name: 'Product', shapeVersion: 'test', ttlSeconds: 10, absentTtlSeconds: 5, shape: productShape };
 const product: ProductRecord = {
   id: 7,
   sku: 'SKU-0000007',
@@ -52,3 +53,21 @@ describe('entry codec', () => {
     expect((decoded as CacheEntryCorruptError).message).toContain('the-key');
   });
 });
+
+describe('shape version', () => {
+  it('is deterministic: the same shape gives the same version in every process', () => {
+    expect(shapeVersion(productShape)).toBe(shapeVersion(productShape.extend({})));
+    expect(shapeVersion(productShape)).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  it.each([
+    ['a field added', productShape.extend({ weight: z.number() })],
+    ['a field removed', productShape.omit({ stock: true })],
+    ['a field retyped', productShape.extend({ stock: z.string() })],
+    ['a Date turned string', productShape.extend({ createdAt: z.string() })],
+    ['a field made optional', productShape.extend({ stock: z.number().int().optional() })],
+  ])('changes with %s', (_, changed) => {
+    expect(shapeVersion(changed)).not.toBe(shapeVersion(productShape));
+  });
+});
+

@@ -4,7 +4,7 @@ import { ReadThrough } from '../../src/cache/readThrough.ts';
 import { MemoryTier } from '../../src/cache/tiers/memoryTier.ts';
 import { categoryShape, type CategoryRecord } from '../../src/catalog/records.ts';
 
-const kind: CachedKind<CategoryRecord> = { name: 'Category', ttlSeconds: 60, absentTtlSeconds: 5, shape: categoryShape };
+const kind: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 60, absentTtlSeconds: 5, shape: categoryShape };
 const row = (id: number): CategoryRecord => ({ id, name: `C${id}`, slug: `c${id}` });
 
 /** A source that records what it was asked for: the database stand-in of a pure-logic test. */

@@ -120,10 +120,10 @@ describe('read path: L1 -> L2 -> L3 -> PostgreSQL', () => {
     const redis = a.app.redis!;
     await a.query(NESTED_QUERY);
     const ttl = async (key: string) => redis.pttl(key);
-    const product = await ttl(a.app.keys.entity('Product', 1));
-    const category = await ttl(a.app.keys.entity('Category', 1));
-    const review = await ttl(a.app.keys.entity('Review', 1));
-    const reviews = await ttl(a.app.keys.list('Product.reviews', 1, { first: 10 }));
+    const product = await ttl(a.app.keys.entity(a.app.kinds.Product, 1));
+    const category = await ttl(a.app.keys.entity(a.app.kinds.Category, 1));
+    const review = await ttl(a.app.keys.entity(a.app.kinds.Review, 1));
+    const reviews = await ttl(a.app.keys.list(a.app.kinds['Product.reviews'], 1, { first: 10 }));
     expect(product).toBeGreaterThan(0);
     expect(product).toBeLessThanOrEqual(10_000);
     expect(category).toBeGreaterThan(3_500_000);
@@ -136,7 +136,7 @@ describe('read path: L1 -> L2 -> L3 -> PostgreSQL', () => {
 
   it('a corrupt value in L3 is a miss: the right data is served and the entry rewritten', async () => {
     const a = apps[0] as TestApp;
-    const key = a.app.keys.entity('User', 42);
+    const key = a.app.keys.entity(a.app.kinds.User, 42);
     await a.app.redis!.set(key, Buffer.from('not an entry at all'), 'PX', 60_000);
     const fresh = await start({ CACHE_TIERS: 'l1,l3' });
     const result = await fresh.query('{ user(id: 42) { id name } }');

@@ -42,7 +42,7 @@ tierContract('RedisTier on Redis Cluster (L3)', async () => {
 describe('RedisTier on Redis Cluster', () => {
   it('reads a batch of keys spread over many slots and nodes in one call', async () => {
     const keys = new CacheKeys('cluster:');
-    const writes = Array.from({ length: 60 }, (_, i) => write(keys.entity('Category', i + 1), { id: i + 1, name: `C${i}`, slug: `c${i}` }));
+    const writes = Array.from({ length: 60 }, (_, i) => write(keys.entity(categoryKind, i + 1), { id: i + 1, name: `C${i}`, slug: `c${i}` }));
     await tier.setMany(writes);
     const read = await tier.getMany(writes.map((w) => w.key), categoryKind);
     expect(read.map((entry) => entry?.value?.id)).toEqual(writes.map((_, i) => i + 1));

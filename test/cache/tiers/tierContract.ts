@@ -4,7 +4,13 @@ import type { CacheEntry, CachedKind } from '../../../src/cache/entry.ts';
 import type { CacheTier, TierWrite } from '../../../src/cache/tiers/tier.ts';
 import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
 
-export const categoryKind: CachedKind<CategoryRecord> = { name: 'Category', ttlSeconds: 60, absentTtlSeconds: 5, shape: categoryShape };
+export const categoryKind: CachedKind<CategoryRecord> = {
+  name: 'Category',
+  shapeVersion: 'test',
+  ttlSeconds: 60,
+  absentTtlSeconds: 5,
+  shape: categoryShape,
+};
 
 export function write(key: string, value: CategoryRecord | null, ttlMs = 60_000): TierWrite {
   const entry: CacheEntry<CategoryRecord> = { value, expiresAt: Date.now() + ttlMs, computeMs: 1.5 };
