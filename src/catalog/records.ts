@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 /**
  * The rows the cache holds, exactly as the database returns them. These shapes check every value
- * read back from Redis (cache/codec.ts); change one and bump KEY_FORMAT_VERSION in cache/keys.ts.
+ * read back from Redis (cache/codec.ts), and their hash is part of every key: change one and the
+ * entries of the old shape are simply never read again.
  */
 
 const id = z.number().int().positive();
