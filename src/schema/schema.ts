@@ -4,7 +4,7 @@ import type { GraphQLSchema } from 'graphql';
 import { resolvers } from './resolvers/index.ts';
 
 /** The SDL text, the one source of truth for the contract and for every cache TTL. */
-export const typeDefs = readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
+const typeDefs = readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8');
 
 export function buildSchema(): GraphQLSchema {
   return makeExecutableSchema({ typeDefs, resolvers });

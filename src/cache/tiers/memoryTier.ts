@@ -41,10 +41,6 @@ export class MemoryTier implements CacheTier {
   get sizeBytes(): number {
     return this.lru.calculatedSize;
   }
-
-  clear(): void {
-    this.lru.clear();
-  }
 }
 
 // Private:
