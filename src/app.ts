@@ -1,18 +1,27 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { Redis } from 'ioredis';
+import { InvalidationBus } from './cache/coherence/invalidationBus.ts';
+import { Invalidator } from './cache/coherence/invalidator.ts';
 import { CacheKeys } from './cache/keys.ts';
-import { ReadThrough } from './cache/readThrough.ts';
+import { ReadThrough, type LoadEvent } from './cache/readThrough.ts';
+import { Leases } from './cache/stampede/leases.ts';
+import { tags } from './cache/tags/tags.ts';
 import { MemoryTier } from './cache/tiers/memoryTier.ts';
 import { closeRedisClient, createRedisClient, waitUntilReady } from './cache/tiers/redisClient.ts';
 import { RedisTier } from './cache/tiers/redisTier.ts';
 import type { CacheTier } from './cache/tiers/tier.ts';
 import { TierGuard } from './cache/tiers/tierGuard.ts';
+import { CacheAddresses } from './catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema, type CachedKinds } from './catalog/cachedKinds.ts';
 import { CatalogQueries } from './catalog/queries.ts';
+import { CatalogWrites } from './catalog/writes.ts';
 import type { Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
@@ -20,8 +29,12 @@ import { seedCatalog } from './database/seedCatalog.ts';
 import { handleGraphQL, sendJsonError } from './http/graphqlHandler.ts';
 import { sendLive, sendReady } from './http/health.ts';
 import type { Logger } from './logging/logger.ts';
+import { createMutations } from './mutations/catalogMutations.ts';
 import { createContext, type RequestContext } from './schema/context.ts';
 import { buildSchema } from './schema/schema.ts';
+import { DirectViewRecorder } from './views/directViewRecorder.ts';
+import { ViewCounter } from './views/viewCounter.ts';
+import { ViewFlusher } from './views/viewFlusher.ts';
 
 /** A wired server: what main.ts starts and what the integration tests drive and inspect. */
 export interface App {
@@ -29,9 +42,18 @@ export interface App {
   readonly database: Database;
   /** L2, when enabled. */
   readonly memoryTier: MemoryTier | undefined;
+  /** L3, when enabled. */
+  readonly sharedTier: RedisTier | undefined;
   /** The L3 connection, when enabled. */
   readonly redis: Redis | undefined;
   readonly keys: CacheKeys;
+  readonly addresses: CacheAddresses;
+  readonly readThrough: ReadThrough;
+  readonly invalidator: Invalidator;
+  /** Whether this instance hears other instances' invalidations (L2 is in use); true without L3. */
+  readonly coherent: () => boolean;
+  /** Emits 'load' with a {@link LoadEvent} for every database load of the read path. */
+  readonly events: EventEmitter<{ load: [LoadEvent] }>;
   /** Every cached kind, with its TTLs and shape version. */
   readonly kinds: CachedKinds;
   /** The tiers in use, for logs: "L1", "L2", "L3". */
@@ -51,26 +73,89 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const tiers: CacheTier[] = [];
   const memoryTier = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes }) : undefined;
   if (memoryTier) tiers.push(memoryTier);
+  const keys = new CacheKeys(config.cachePrefix);
+  const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds });
+  const addresses = new CacheAddresses(keys, kinds);
+  const instanceId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+
   let redis: Redis | undefined;
   let redisGuard: TierGuard | undefined;
+  let sharedTier: RedisTier | undefined;
+  let leases: Leases | undefined;
+  let bus: InvalidationBus | undefined;
   if (config.cacheTiers.has('l3') && config.redisUrl !== undefined) {
     redis = createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
     const guard = new TierGuard({ tier: 'L3', logger });
     redis.on('error', (error) => guard.markDown(error));
+    if (memoryTier) {
+      bus = new InvalidationBus({
+        subscriber: createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs }),
+        publisher: redis,
+        channel: keys.invalidationChannel,
+        instanceId,
+        memoryTier,
+        logger,
+      });
+    }
     // Startup does not wait long on a cache: without Redis the API still serves.
     await waitUntilReady(redis, 2000);
-    tiers.push(new RedisTier({ redis, guard, logger }));
+    await bus?.waitUntilConnected(2000);
+    sharedTier = new RedisTier({ redis, guard, keys, tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag), logger });
+    tiers.push(sharedTier);
+    leases = new Leases({ redis, guard, keys, leaseMs: config.leaseMs });
     redisGuard = guard;
   }
 
-  const keys = new CacheKeys(config.cachePrefix);
-  const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds });
+  const events = new EventEmitter<{ load: [LoadEvent] }>();
+  const readThrough = new ReadThrough({
+    tiers,
+    ...(leases ? { leases } : {}),
+    leaseWaitMs: config.leaseWaitMs,
+    freshness: { beta: config.xfetchBeta },
+    onLoad: (load) => {
+      logger.debug({ kind: load.kind, keys: load.keys, reason: load.reason }, 'database load');
+      events.emit('load', load);
+    },
+    onRefreshError: (error, kind) => logger.warn({ err: error, kind }, 'background refresh failed; the entry is served until it expires'),
+  });
+  const invalidator = new Invalidator({
+    ...(memoryTier ? { memoryTier } : {}),
+    ...(sharedTier ? { sharedTier } : {}),
+    ...(bus ? { bus } : {}),
+    logger,
+  });
+
+  // Write-behind product views: buffered in Redis and flushed in batches, or straight to the database without Redis.
+  const viewCounter = redis ? new ViewCounter({ redis, prefix: config.cachePrefix, prisma: database.prisma, logger }) : undefined;
+  const viewFlusher = redis
+    ? new ViewFlusher({
+        redis,
+        prisma: database.prisma,
+        prefix: config.cachePrefix,
+        consumer: instanceId,
+        batchSize: config.viewFlushBatchSize,
+        intervalMs: config.viewFlushIntervalMs,
+        logger,
+        // The flushed rows' viewCount (and version) changed under the cache.
+        onFlushed: (productIds) => invalidator.invalidate(productIds.map((id) => tags.entity('Product', id))),
+      })
+    : undefined;
+
   const loaderDeps = {
-    readThrough: new ReadThrough({ tiers }),
-    keys,
+    readThrough,
+    addresses,
     kinds,
     queries: new CatalogQueries(database.prisma),
     requestCache: config.cacheTiers.has('l1'),
+    ...(viewCounter ? { pendingViews: (ids: readonly number[]) => viewCounter.pendingMany(ids) } : {}),
+  };
+  const mutationDeps = {
+    writes: new CatalogWrites(database.prisma),
+    readThrough,
+    invalidator,
+    addresses,
+    kinds,
+    views: viewCounter ?? new DirectViewRecorder(database.prisma),
   };
 
   let draining = false;
@@ -83,11 +168,14 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     // stop() in Apollo 5.5 never resolves) and skip closing Redis and the database.
     stopOnTerminationSignals: false,
   });
-  const graphql = { server: apollo, context: async () => createContext(loaderDeps) };
+  const graphql = {
+    server: apollo,
+    context: async () => createContext(loaderDeps, (loaders) => createMutations(mutationDeps, loaders)),
+  };
   const healthChecks = {
     database: () => database.ping(),
     cacheTiers: () => ({
-      L2: memoryTier ? ('up' as const) : ('off' as const),
+      L2: memoryTier ? (!bus || bus.connected ? ('up' as const) : ('paused' as const)) : ('off' as const),
       L3: redisGuard ? redisGuard.state : ('off' as const),
     }),
     draining: () => draining,
@@ -110,13 +198,20 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   }
 
   await apollo.start();
+  viewFlusher?.start();
 
   return {
     http,
     database,
     memoryTier,
+    sharedTier,
     redis,
     keys,
+    addresses,
+    readThrough,
+    invalidator,
+    coherent: () => !bus || bus.connected,
+    events,
     kinds,
     tierNames: [...(loaderDeps.requestCache ? ['L1'] : []), ...tiers.map((tier) => tier.name)],
     async listen(port, host) {
@@ -131,6 +226,10 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       draining = true;
       // Stops the HTTP server and waits for requests in flight (the drain plugin).
       await apollo.stop();
+      // Buffered views go to the database before the connections close.
+      await viewFlusher?.stop();
+      invalidator.stop();
+      await bus?.stop();
       if (redis) await closeRedisClient(redis);
       await database.close();
     },
@@ -138,6 +237,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
 }
 
 // Private:
+
 
 /** The embedded database migrates itself, and seeds itself when empty, so `npm start` just works. */
 async function prepareEmbedded(database: Database, config: Config, logger: Logger): Promise<void> {

@@ -7,14 +7,14 @@ import type { CacheEntry, CachedKind } from './entry.ts';
 /**
  * Serialises entries for the shared tier (and to size them for L2), and checks what comes back.
  *
- * MessagePack, as a 4-element array [format, expiresAt, computeMs, value]: compact, fast, and
- * Dates survive the round trip. Records extension is off, so no state is shared between writer and
+ * MessagePack, as an array [format, expiresAt, staleUntil, computeMs, version, value]: compact, fast,
+ * and Dates survive the round trip. Records extension is off, so no state is shared between writer and
  * reader; another process, or another version, can always decode what this one wrote.
  */
-export const ENTRY_FORMAT = 1;
+export const ENTRY_FORMAT = 2;
 
 export function encodeEntry<V>(entry: CacheEntry<V>): Buffer {
-  return packr.pack([ENTRY_FORMAT, entry.expiresAt, entry.computeMs, entry.value]);
+  return packr.pack([ENTRY_FORMAT, entry.expiresAt, entry.staleUntil, entry.computeMs, entry.version, entry.value]);
 }
 
 /**
@@ -29,19 +29,25 @@ export function decodeEntry<V>(key: string, bytes: Buffer, kind: CachedKind<V>):
   } catch (error) {
     return new CacheEntryCorruptError(key, 'not MessagePack', { cause: error });
   }
-  if (!Array.isArray(decoded) || decoded.length !== 4 || decoded[0] !== ENTRY_FORMAT) {
+  return entryFrom(key, decoded, kind);
+}
+
+/** Checks an already unpacked entry array (the shared tier unpacks its own envelope first). */
+export function entryFrom<V>(key: string, decoded: unknown, kind: CachedKind<V>): CacheEntry<V> | CacheEntryCorruptError {
+  if (!Array.isArray(decoded) || decoded.length !== 6 || decoded[0] !== ENTRY_FORMAT) {
     return new CacheEntryCorruptError(key, `not an entry of format ${ENTRY_FORMAT}`);
   }
-  const [, expiresAt, computeMs, value] = decoded as [number, unknown, unknown, unknown];
-  if (!isTime(expiresAt) || !isTime(computeMs)) {
-    return new CacheEntryCorruptError(key, 'expiry or compute time is not a number');
+  const [, expiresAt, staleUntil, computeMs, version, value] = decoded as [number, unknown, unknown, unknown, unknown, unknown];
+  if (!isTime(expiresAt) || !isTime(staleUntil) || !isTime(computeMs) || !Number.isSafeInteger(version)) {
+    return new CacheEntryCorruptError(key, 'expiry, compute time or version is not a number');
   }
-  if (value === null) return { value: null, expiresAt, computeMs };
+  const times = { expiresAt, staleUntil, computeMs, version: version as number };
+  if (value === null) return { value: null, ...times };
   const parsed = kind.shape.safeParse(value);
   if (!parsed.success) {
     return new CacheEntryCorruptError(key, `value is not a ${kind.name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   }
-  return { value: parsed.data, expiresAt, computeMs };
+  return { value: parsed.data, ...times };
 }
 
 /**
@@ -59,9 +65,8 @@ export function shapeVersion(shape: z.ZodType): string {
   return createHash('sha256').update(`${ENTRY_FORMAT}:${JSON.stringify(schema)}`).digest('hex').slice(0, 8);
 }
 
-// Private:
-
-const packr = new Packr({ useRecords: false });
+/** The MessagePack codec of every tier: records extension off (see the file comment). */
+export const packr = new Packr({ useRecords: false });
 
 function isTime(n: unknown): n is number {
   return typeof n === 'number' && Number.isFinite(n) && n >= 0;

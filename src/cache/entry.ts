@@ -4,11 +4,24 @@ import type { z } from 'zod';
 export interface CacheEntry<V> {
   /** The value, or `null` for an id known to match no row ("absent"). */
   readonly value: V | null;
-  /** After this instant (ms since the epoch) the entry is never served. */
+  /** Until this instant (ms since the epoch) the entry is fresh. */
   readonly expiresAt: number;
+  /**
+   * Until this instant the entry may still be served while one refresh runs (the type's grace, or
+   * stale-while-revalidate). Equal to `expiresAt` when the type has no grace. Never served after.
+   */
+  readonly staleUntil: number;
   /** How long loading the value took, in ms: the delta of XFetch early refresh. */
   readonly computeMs: number;
+  /**
+   * The row's version (Product.version), so that no tier replaces a newer row with an older one;
+   * 0 for values that have none (lists, other types). Deletions store an absent value with
+   * {@link TOMBSTONE_VERSION}: a deleted id never comes back, so nothing may overwrite that.
+   */
+  readonly version: number;
 }
+
+export const TOMBSTONE_VERSION = Number.MAX_SAFE_INTEGER;
 
 /**
  * One kind of cached thing: an entity type or a relation list. Its TTLs come from the schema
@@ -20,9 +33,9 @@ export interface CachedKind<V> {
   readonly shapeVersion: string;
   readonly ttlSeconds: number;
   readonly absentTtlSeconds: number;
+  /** How long past its TTL an entry may be served while it is refreshed (0: never). */
+  readonly graceSeconds: number;
   readonly shape: z.ZodType<V>;
-}
-
-export function isFresh(entry: CacheEntry<unknown>, now: number): boolean {
-  return now < entry.expiresAt;
+  /** The value's row version (see {@link CacheEntry.version}); absent for kinds without one. */
+  readonly versionOf?: (value: V) => number;
 }

@@ -37,6 +37,21 @@ export class CacheKeys {
     return this.build(['l', kind.name, kind.shapeVersion, parentId, args]);
   }
 
+  /** The generation of one tag (see tags/tagGenerations.ts). */
+  tag(tag: string): string {
+    return this.build(['t', tag]);
+  }
+
+  /** The short lease that one instance holds while it loads `key` (see stampede/leases.ts). */
+  lease(key: string): string {
+    return this.build(['lock', key]);
+  }
+
+  /** The pub/sub channel on which instances tell each other which tags they invalidated. */
+  get invalidationChannel(): string {
+    return `${this.keyspace}invalidations`;
+  }
+
   /** Every key this process writes starts with this; tests and operators scan by it. */
   get keyspace(): string {
     return `${this.prefix}${KEY_FORMAT_VERSION}:`;

@@ -63,6 +63,22 @@ export function listTtlSeconds(schema: GraphQLSchema, parentType: string, fieldN
   return readCacheHint(field).maxAge ?? returnedTypeMaxAge(field);
 }
 
+/**
+ * How long past its TTL an entity of `typeName` may be served while one refresh runs, in seconds:
+ * the type's `@cacheGrace(staleWhileRevalidate:)`, else 0 (never served stale).
+ */
+export function entityGraceSeconds(schema: GraphQLSchema, typeName: string): number {
+  return readGrace(objectType(schema, typeName));
+}
+
+/** The grace of a list: that of the type it returns. */
+export function listGraceSeconds(schema: GraphQLSchema, parentType: string, fieldName: string): number {
+  const field = objectType(schema, parentType).getFields()[fieldName];
+  if (!field) throw new TypeError(`${parentType}.${fieldName} is not in the schema`);
+  const named = getNamedType(field.type);
+  return isObjectType(named) ? readGrace(named) : 0;
+}
+
 /** An absent marker lives no longer than the entity it stands for, nor than the configured bound. */
 export function absentTtlSeconds(entityTtl: number, configuredAbsentTtl: number): number {
   return Math.min(entityTtl, configuredAbsentTtl);
@@ -74,6 +90,13 @@ function objectType(schema: GraphQLSchema, typeName: string): GraphQLObjectType 
   const type = schema.getType(typeName);
   if (!isObjectType(type)) throw new TypeError(`${typeName} is not an object type of the schema`);
   return type;
+}
+
+function readGrace(node: { astNode?: { directives?: readonly DirectiveNode[] } | null | undefined }): number {
+  const directive = node.astNode?.directives?.find((d) => d.name.value === 'cacheGrace');
+  const arg = directive?.arguments?.find((a) => a.name.value === 'staleWhileRevalidate');
+  const value = arg ? valueFromASTUntyped(arg.value) : undefined;
+  return typeof value === 'number' && value > 0 ? value : 0;
 }
 
 function returnedTypeMaxAge(field: GraphQLField<unknown, unknown>): number {

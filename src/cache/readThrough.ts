@@ -1,114 +1,321 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeEntry } from './codec.ts';
-import { isFresh, type CacheEntry, type CachedKind } from './entry.ts';
-import type { CacheTier, TierWrite } from './tiers/tier.ts';
+import type { CacheEntry, CachedKind } from './entry.ts';
+import { freshnessOf, type FreshnessPolicy } from './freshness/freshness.ts';
+import type { Lease, Leases } from './stampede/leases.ts';
+import { SingleFlight } from './stampede/singleFlight.ts';
+import type { CacheTier, TierFence, TierWrite } from './tiers/tier.ts';
 
 export interface ReadThroughOptions {
-  /** Fastest first: [L2, L3], or fewer when tiers are turned off. */
+  /** Fastest first: [L2, L3], or fewer when tiers are turned off. The last one is shared by every instance. */
   tiers: readonly CacheTier[];
+  /** Cross-instance stampede control, when the last tier is shared (L3). */
+  leases?: Leases;
+  /** How long a miss waits for another instance's fill before it loads itself, in ms. @default 1000 */
+  leaseWaitMs?: number;
+  /** XFetch's beta. @default { beta: 1 } */
+  freshness?: FreshnessPolicy;
   /** Wall clock for expiry, in ms since the epoch. Injected so TTL tests need no sleeping. */
   now?: () => number;
   /** Monotonic clock for measuring load time, in ms. */
   elapsed?: () => number;
+  /** Uniform in (0, 1], for XFetch. */
+  random?: () => number;
+  /** Told of every database load: what metrics and the stampede tests count. */
+  onLoad?: (load: LoadEvent) => void;
+  /** Told of a background refresh that failed (the entry is served until it expires). */
+  onRefreshError?: (error: unknown, kind: string) => void;
 }
 
-/** A value that was loaded from the database outside a read-through, to be cached as well. */
-export interface Fill<V> {
-  readonly key: string;
-  readonly value: V | null;
+export interface LoadEvent {
+  readonly kind: string;
+  readonly keys: readonly string[];
+  /** `miss`: a request waited for it; `refresh`: early (XFetch) or stale (grace), in the background. */
+  readonly reason: 'miss' | 'refresh';
 }
+
+/** Items to resolve, with the cache key and the tags of each, in the same order. */
+export interface CacheRequest<R> {
+  readonly items: readonly R[];
+  readonly keys: readonly string[];
+  readonly tags: readonly (readonly string[])[];
+}
+
+/** A value to store directly, bypassing a load: the write-through of a mutation. */
+export interface CacheWrite<V> {
+  readonly key: string;
+  readonly tags: readonly string[];
+  readonly value: V | null;
+  /** Overrides the value's own version, e.g. a deletion's tombstone. */
+  readonly version?: number;
+}
+
+type Load<R, V> = (missing: R[]) => Promise<(V | null)[]>;
 
 /**
  * The read path below the request: each tier in turn, then the database for what is still missing,
  * then fill the tiers on the way back. One call per DataLoader batch, so every tier is asked once per
  * batch and the database once.
+ *
+ * On the way it keeps the three promises of the cache: a value loaded before a write is never cached
+ * after it (fences, see tier.ts); concurrent misses of a key load it once, in this process (single
+ * flight) and across instances (leases); hot entries are refreshed before they expire (XFetch) or,
+ * within their grace, while they are served stale, in the background and in one flight.
  */
 export class ReadThrough {
   private readonly tiers: readonly CacheTier[];
+  private readonly flights = new SingleFlight<unknown>();
+  private readonly leaseWaitMs: number;
+  private readonly freshness: FreshnessPolicy;
   private readonly now: () => number;
   private readonly elapsed: () => number;
+  private readonly random: () => number;
+  /** The last measured load time of each kind: the XFetch delta of values written through. */
+  private readonly computeMsByKind = new Map<string, number>();
 
-  constructor(options: ReadThroughOptions) {
+  constructor(private readonly options: ReadThroughOptions) {
     this.tiers = options.tiers;
+    this.leaseWaitMs = options.leaseWaitMs ?? 1000;
+    this.freshness = options.freshness ?? { beta: 1 };
     this.now = options.now ?? Date.now;
     this.elapsed = options.elapsed ?? (() => performance.now());
+    this.random = options.random ?? (() => 1 - Math.random());
   }
 
   /**
-   * Resolves `requests` (whose cache keys are `keys`, in the same order) to values, `null` meaning
-   * "no such row". `load` receives only the requests no tier could serve and returns their values in
-   * the same order.
+   * Resolves `request.items` to values, `null` meaning "no such row". `load` receives only the items
+   * no tier could serve and returns their values in the same order.
    */
-  async getMany<R, V>(
-    kind: CachedKind<V>,
-    requests: { readonly items: readonly R[]; readonly keys: readonly string[] },
-    load: (missing: R[]) => Promise<(V | null)[]>,
-  ): Promise<(V | null)[]> {
-    const { items, keys } = requests;
+  async getMany<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>): Promise<(V | null)[]> {
     // A type the schema does not let us cache goes straight to the database.
-    if (kind.ttlSeconds <= 0 || this.tiers.length === 0) return load([...items]);
+    if (kind.ttlSeconds <= 0 || this.tiers.length === 0) return this.loadFromDatabase(kind, request, load, 'miss');
 
-    const results = new Array<V | null>(items.length);
-    let pending = items.map((_, i) => i);
-    // Hits in a slower tier are copied into the faster tiers above it.
-    const backfill: { tier: number; writes: TierWrite[] }[] = [];
+    const results = new Array<V | null>(request.items.length);
+    let pending = request.items.map((_, i) => i);
+    const toRefresh: number[] = [];
+    // Taken by each tier as it is read, before anything is loaded: fills are made under them.
+    const fences: TierFence[] = [];
 
     // Each tier in turn, asked only for what the tiers above it missed.
     for (let t = 0; t < this.tiers.length && pending.length > 0; t++) {
       const tier = this.tiers[t] as CacheTier;
-      const entries = await tier.getMany(pending.map((i) => keys[i] as string), kind);
+      const lookup = await tier.getMany(pending.map((i) => read(request, i)), kind);
+      fences[t] = lookup.fence;
       const now = this.now();
       const stillMissing: number[] = [];
       const hits: TierWrite[] = [];
       pending.forEach((index, j) => {
-        const entry = entries[j];
-        if (entry === undefined || !isFresh(entry, now)) {
+        const entry = lookup.entries[j];
+        const freshness = entry === undefined ? 'expired' : freshnessOf(entry, now, this.random(), this.freshness);
+        if (entry === undefined || freshness === 'expired') {
           stillMissing.push(index);
           return;
         }
         results[index] = entry.value;
-        if (t > 0) hits.push(this.write(keys[index] as string, entry, now));
+        if (freshness !== 'fresh') toRefresh.push(index);
+        // Hits in a slower tier are copied into the faster tiers above it.
+        if (t > 0) hits.push(tierWrite(read(request, index), entry, now));
       });
-      if (hits.length > 0) backfill.push({ tier: t, writes: hits });
+      if (hits.length > 0) await this.backfill(t, hits, fences);
       pending = stillMissing;
     }
 
-    // The database, once, for what no tier had.
+    // The database, once per key however many requests miss it at the same time.
     if (pending.length > 0) {
-      const started = this.elapsed();
-      const loaded = await load(pending.map((i) => items[i] as R));
-      const computeMs = this.elapsed() - started;
-      pending.forEach((index, j) => {
-        results[index] = loaded[j] ?? null;
-      });
-      await this.fill(
-        kind,
-        pending.map((index) => ({ key: keys[index] as string, value: results[index] ?? null })),
-        computeMs,
-      );
+      const missing = subset(request, pending);
+      const values = (await this.flights.run(missing.keys, (keys) =>
+        this.loadLed(kind, subsetByKeys(missing, keys), load, fences),
+      )) as (V | null)[];
+      pending.forEach((index, j) => (results[index] = values[j] ?? null));
     }
 
-    await Promise.all(
-      backfill.map(({ tier, writes }) => Promise.all(this.tiers.slice(0, tier).map((upper) => upper.setMany(writes)))),
-    );
+    // Served now, refreshed behind the response.
+    if (toRefresh.length > 0) this.refreshInBackground(kind, subset(request, toRefresh), load, fences);
     return results;
   }
 
-  /** Stores values loaded by the caller in every tier, e.g. the rows that came with a list query. */
-  async fill<V>(kind: CachedKind<V>, fills: readonly Fill<V>[], computeMs = 0): Promise<void> {
-    if (kind.ttlSeconds <= 0 || this.tiers.length === 0 || fills.length === 0) return;
+  /**
+   * Stores values that a mutation has just committed, in every tier. Call it after invalidating their
+   * tags: the fences taken here then include that invalidation, and the version guard keeps a slower
+   * concurrent writer's older row from replacing this one.
+   */
+  async writeThrough<V>(kind: CachedKind<V>, writes: readonly CacheWrite<V>[]): Promise<void> {
+    if (kind.ttlSeconds <= 0 || this.tiers.length === 0 || writes.length === 0) return;
+    const allTags = writes.flatMap((w) => w.tags);
+    const fences = await Promise.all(this.tiers.map((tier) => tier.fence(allTags)));
     const now = this.now();
-    const writes = fills.map(({ key, value }) => {
-      const ttlSeconds = value === null ? kind.absentTtlSeconds : kind.ttlSeconds;
-      // Cached values are shared by every request of this process: nobody may change them.
-      const entry: CacheEntry<V> = { value: freeze(value), expiresAt: now + ttlSeconds * 1000, computeMs };
-      return this.write(key, entry, now);
-    });
-    await Promise.all(this.tiers.map((tier) => tier.setMany(writes)));
+    const computeMs = this.computeMsByKind.get(kind.name) ?? 0;
+    const tierWrites = writes.map((w) => tierWrite(w, this.entryFor(kind, w.value, computeMs, now, w.version), now));
+    await Promise.all(this.tiers.map((tier, t) => tier.setMany(tierWrites, fences[t] as TierFence)));
   }
 
-  private write(key: string, entry: CacheEntry<unknown>, now: number): TierWrite {
-    return { key, entry, bytes: encodeEntry(entry), ttlMs: entry.expiresAt - now };
+  // Private: the steps of a miss.
+
+  /** Loads what this process is the first to miss: under a lease where one can be had, else after waiting for the holder's fill. */
+  private async loadLed<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>, fences: TierFence[]): Promise<(V | null)[]> {
+    const leases = this.options.leases;
+    if (!leases) return this.loadAndFill(kind, request, load, fences, 'miss');
+    const granted = await leases.acquire(request.keys);
+    const held = indicesWhere(granted, (lease) => lease !== undefined);
+    const waiting = indicesWhere(granted, (lease) => lease === undefined);
+    const [loaded, waited] = await Promise.all([
+      this.loadAndFill(kind, subset(request, held), load, fences, 'miss').finally(() => leases.release(pick(granted, held))),
+      this.waitForFill(kind, subset(request, waiting), load, fences),
+    ]);
+    return merge(request.items.length, [held, loaded], [waiting, waited]);
   }
+
+  /**
+   * Another instance holds the lease: poll the shared tier for its fill, with a growing interval.
+   * A key whose lease is gone with no fill (its holder died or its fill was fenced off) is leased
+   * and loaded here; whatever is still missing when `leaseWaitMs` has passed is loaded regardless.
+   */
+  private async waitForFill<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>, fences: TierFence[]): Promise<(V | null)[]> {
+    const values = new Array<V | null>(request.items.length);
+    if (request.items.length === 0) return values;
+    const leases = this.options.leases as Leases;
+    const shared = this.tiers.length - 1;
+    const latest = [...fences];
+    const deadline = this.elapsed() + this.leaseWaitMs;
+    let waiting = request.items.map((_, i) => i);
+    for (let delayMs = 5; waiting.length > 0 && this.elapsed() < deadline; delayMs = Math.min(delayMs * 2, 50)) {
+      await sleep(delayMs);
+      const lookup = await (this.tiers[shared] as CacheTier).getMany(waiting.map((i) => read(request, i)), kind);
+      latest[shared] = lookup.fence;
+      const now = this.now();
+      const filled: TierWrite[] = [];
+      const stillWaiting: number[] = [];
+      waiting.forEach((index, j) => {
+        const entry = lookup.entries[j];
+        if (entry === undefined || freshnessOf(entry, now, 1, { beta: 0 }) === 'expired') return stillWaiting.push(index);
+        values[index] = entry.value;
+        filled.push(tierWrite(read(request, index), entry, now));
+      });
+      if (filled.length > 0) await this.backfill(shared, filled, latest);
+      if (stillWaiting.length === 0) return values;
+      const granted = await leases.acquire(stillWaiting.map((i) => request.keys[i] as string));
+      const taken = stillWaiting.filter((_, j) => granted[j] !== undefined);
+      if (taken.length > 0) {
+        const loaded = await this.loadAndFill(kind, subset(request, taken), load, latest, 'miss').finally(() =>
+          leases.release(granted.filter((lease): lease is Lease => lease !== undefined)),
+        );
+        taken.forEach((index, j) => (values[index] = loaded[j] ?? null));
+      }
+      waiting = stillWaiting.filter((_, j) => granted[j] === undefined);
+    }
+    if (waiting.length > 0) {
+      const loaded = await this.loadAndFill(kind, subset(request, waiting), load, latest, 'miss');
+      waiting.forEach((index, j) => (values[index] = loaded[j] ?? null));
+    }
+    return values;
+  }
+
+  /**
+   * Refreshes entries that are being served early (XFetch) or stale (grace), after the response: one
+   * flight per key in this process, and only where this instance gets the lease, so one instance of
+   * the fleet refreshes each key.
+   */
+  private refreshInBackground<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>, fences: TierFence[]): void {
+    const idle = indicesWhere(request.keys, (key) => !this.flights.has(key));
+    if (idle.length === 0) return;
+    const candidates = subset(request, idle);
+    const refresh = async () => {
+      const leases = this.options.leases;
+      const granted = leases ? await leases.acquire(candidates.keys) : candidates.keys.map((key) => ({ key, token: '' }));
+      const held = subset(candidates, indicesWhere(granted, (lease) => lease !== undefined));
+      if (held.items.length === 0) return;
+      try {
+        await this.flights.run(held.keys, (keys) => this.loadAndFill(kind, subsetByKeys(held, keys), load, fences, 'refresh'));
+      } finally {
+        await leases?.release(granted.filter((lease): lease is Lease => lease !== undefined));
+      }
+    };
+    refresh().catch((error: unknown) => this.options.onRefreshError?.(error, kind.name));
+  }
+
+  private async loadAndFill<R, V>(
+    kind: CachedKind<V>,
+    request: CacheRequest<R>,
+    load: Load<R, V>,
+    fences: readonly TierFence[],
+    reason: LoadEvent['reason'],
+  ): Promise<(V | null)[]> {
+    if (request.items.length === 0) return [];
+    const started = this.elapsed();
+    const values = await this.loadFromDatabase(kind, request, load, reason);
+    const computeMs = this.elapsed() - started;
+    this.computeMsByKind.set(kind.name, computeMs);
+    const now = this.now();
+    const writes = values.map((value, i) => tierWrite(read(request, i), this.entryFor(kind, value, computeMs, now), now));
+    await Promise.all(this.tiers.map((tier, t) => tier.setMany(writes, fences[t] as TierFence)));
+    return values;
+  }
+
+  private async loadFromDatabase<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>, reason: LoadEvent['reason']): Promise<(V | null)[]> {
+    const values = await load([...request.items]);
+    this.options.onLoad?.({ kind: kind.name, keys: request.keys, reason });
+    return request.items.map((_, i) => values[i] ?? null);
+  }
+
+  /** Copies hits found in tier `found` into every tier above it. */
+  private async backfill(found: number, writes: TierWrite[], fences: readonly TierFence[]): Promise<void> {
+    await Promise.all(this.tiers.slice(0, found).map((upper, u) => upper.setMany(writes, fences[u] as TierFence)));
+  }
+
+  private entryFor<V>(kind: CachedKind<V>, value: V | null, computeMs: number, now: number, version?: number): CacheEntry<V> {
+    const ttlMs = (value === null ? kind.absentTtlSeconds : kind.ttlSeconds) * 1000;
+    // Absent markers get no grace: a row created meanwhile should show up as soon as it may.
+    const graceMs = value === null ? 0 : kind.graceSeconds * 1000;
+    return {
+      // Cached values are shared by every request of this process: nobody may change them.
+      value: freeze(value),
+      expiresAt: now + ttlMs,
+      staleUntil: now + ttlMs + graceMs,
+      computeMs,
+      version: version ?? (value === null || !kind.versionOf ? 0 : kind.versionOf(value)),
+    };
+  }
+}
+
+// Private:
+
+function read<R>(request: CacheRequest<R>, index: number) {
+  return { key: request.keys[index] as string, tags: request.tags[index] as readonly string[] };
+}
+
+function tierWrite(target: { key: string; tags: readonly string[] }, entry: CacheEntry<unknown>, now: number): TierWrite {
+  return { key: target.key, tags: target.tags, entry, bytes: encodeEntry(entry), ttlMs: entry.staleUntil - now };
+}
+
+function subset<R>(request: CacheRequest<R>, indices: readonly number[]): CacheRequest<R> {
+  return {
+    items: indices.map((i) => request.items[i] as R),
+    keys: indices.map((i) => request.keys[i] as string),
+    tags: indices.map((i) => request.tags[i] as readonly string[]),
+  };
+}
+
+function subsetByKeys<R>(request: CacheRequest<R>, keys: readonly string[]): CacheRequest<R> {
+  const position = new Map(request.keys.map((key, i) => [key, i]));
+  return subset(request, keys.map((key) => position.get(key) as number));
+}
+
+function indicesWhere<T>(values: readonly T[], predicate: (value: T) => boolean): number[] {
+  const indices: number[] = [];
+  values.forEach((value, i) => {
+    if (predicate(value)) indices.push(i);
+  });
+  return indices;
+}
+
+function pick<T>(values: readonly (T | undefined)[], indices: readonly number[]): T[] {
+  return indices.map((i) => values[i] as T);
+}
+
+function merge<V>(length: number, ...parts: [readonly number[], readonly V[]][]): V[] {
+  const merged = new Array<V>(length);
+  for (const [indices, values] of parts) indices.forEach((index, j) => (merged[index] = values[j] as V));
+  return merged;
 }
 
 function freeze<V>(value: V): V {

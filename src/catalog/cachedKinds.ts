@@ -1,5 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
-import { absentTtlSeconds, entityTtlSeconds, listTtlSeconds } from '../cache/policy.ts';
+import { absentTtlSeconds, entityGraceSeconds, entityTtlSeconds, listGraceSeconds, listTtlSeconds } from '../cache/policy.ts';
 import { shapeVersion } from '../cache/codec.ts';
 import type { CachedKind } from '../cache/entry.ts';
 import {
@@ -28,9 +28,17 @@ export interface CachedKinds {
 }
 
 export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTtlSeconds: number }): CachedKinds {
-  function entity<V>(name: string, shape: CachedKind<V>['shape']): CachedKind<V> {
+  function entity<V>(name: string, shape: CachedKind<V>['shape'], versionOf?: (value: V) => number): CachedKind<V> {
     const ttl = entityTtlSeconds(schema, name);
-    return { name, shape, shapeVersion: shapeVersion(shape), ttlSeconds: ttl, absentTtlSeconds: absentTtlSeconds(ttl, options.absentTtlSeconds) };
+    return {
+      name,
+      shape,
+      shapeVersion: shapeVersion(shape),
+      ttlSeconds: ttl,
+      absentTtlSeconds: absentTtlSeconds(ttl, options.absentTtlSeconds),
+      graceSeconds: entityGraceSeconds(schema, name),
+      ...(versionOf ? { versionOf } : {}),
+    };
   }
   function list(parent: string, field: string): CachedKind<IdList> {
     // Lists are never absent: an empty list is a value.
@@ -40,11 +48,14 @@ export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTt
       shapeVersion: shapeVersion(idListShape),
       ttlSeconds: listTtlSeconds(schema, parent, field),
       absentTtlSeconds: 0,
+      graceSeconds: listGraceSeconds(schema, parent, field),
     };
   }
   return {
-    Product: entity('Product', productShape),
+    // Products are the only rows updated in place; their version orders concurrent writes.
+    Product: entity('Product', productShape, (product) => product.version),
     Category: entity('Category', categoryShape),
+    // Reviews are only ever created or deleted: a deletion's tombstone is their only other version.
     Review: entity('Review', reviewShape),
     User: entity('User', userShape),
     'Query.products': list('Query', 'products'),

@@ -25,6 +25,16 @@ export interface Config {
   absentTtlSeconds: number;
   /** `REDIS_COMMAND_TIMEOUT_MS`: after this, an L3 call is given up and the read falls through. @default 250 */
   redisCommandTimeoutMs: number;
+  /** `CACHE_XFETCH_BETA`: XFetch early refresh; higher refreshes earlier, 0 turns it off. @default 1 */
+  xfetchBeta: number;
+  /** `CACHE_LEASE_MS`: how long one instance's lease on a missing key lasts if never released. @default 2000 */
+  leaseMs: number;
+  /** `CACHE_LEASE_WAIT_MS`: how long other instances wait for the lease holder's fill before loading themselves. @default 1000 */
+  leaseWaitMs: number;
+  /** `VIEW_FLUSH_INTERVAL_MS`: how often buffered product views are moved into the database. @default 1000 */
+  viewFlushIntervalMs: number;
+  /** `VIEW_FLUSH_BATCH_SIZE`: views moved per database transaction. @default 500 */
+  viewFlushBatchSize: number;
   /** `SEED_PRODUCTS`: catalog size seeded into an empty embedded database on first start. @default 1000 */
   seedProducts: number;
   /** `LOG_LEVEL`: pino level. @default "info" */
@@ -46,6 +56,11 @@ export function loadConfig(env: Env = process.env): Config {
     l2MaxBytes: integer(env, 'CACHE_L2_MAX_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     absentTtlSeconds: integer(env, 'CACHE_ABSENT_TTL_SECONDS', 10, 1, 86_400),
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 250, 1, 60_000),
+    xfetchBeta: decimal(env, 'CACHE_XFETCH_BETA', 1, 0, 100),
+    leaseMs: integer(env, 'CACHE_LEASE_MS', 2000, 10, 60_000),
+    leaseWaitMs: integer(env, 'CACHE_LEASE_WAIT_MS', 1000, 0, 60_000),
+    viewFlushIntervalMs: integer(env, 'VIEW_FLUSH_INTERVAL_MS', 1000, 10, 3_600_000),
+    viewFlushBatchSize: integer(env, 'VIEW_FLUSH_BATCH_SIZE', 500, 1, 100_000),
     seedProducts: integer(env, 'SEED_PRODUCTS', 1000, 1, 10_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   };
@@ -62,6 +77,15 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   const value = raw(env, name);
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new ConfigError(name, env[name], 'must be a whole number');
+  const n = Number(value);
+  if (n < min || n > max) throw new ConfigError(name, env[name], `must be from ${min} to ${max}`);
+  return n;
+}
+
+function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = raw(env, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(name, env[name], 'must be a non-negative number');
   const n = Number(value);
   if (n < min || n > max) throw new ConfigError(name, env[name], `must be from ${min} to ${max}`);
   return n;

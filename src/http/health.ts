@@ -3,8 +3,11 @@ import type { ServerResponse } from 'node:http';
 export interface HealthChecks {
   /** Rejects if the database does not answer. */
   database: () => Promise<void>;
-  /** The L3 tier's state; "down" only degrades, so it does not make the instance unready. */
-  cacheTiers: () => Record<string, 'up' | 'down' | 'off'>;
+  /**
+   * Each tier's state. "down" (L3 unreachable) and "paused" (L2 unused while this instance cannot hear
+   * invalidations) only degrade, so they do not make the instance unready.
+   */
+  cacheTiers: () => Record<string, 'up' | 'down' | 'paused' | 'off'>;
   /** True once SIGTERM has been received: the load balancer should stop sending traffic. */
   draining: () => boolean;
 }

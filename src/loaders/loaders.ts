@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
-import type { CacheKeys } from '../cache/keys.ts';
 import type { CachedKind } from '../cache/entry.ts';
 import type { ReadThrough } from '../cache/readThrough.ts';
+import type { CacheAddress, CacheAddresses, EntityTypeName } from '../catalog/cacheAddresses.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';
 import type { CatalogQueries, ProductPage } from '../catalog/queries.ts';
 import type { CategoryRecord, ProductRecord, ReviewRecord } from '../catalog/records.ts';
@@ -9,11 +9,13 @@ import type { CategoryRecord, ProductRecord, ReviewRecord } from '../catalog/rec
 /** What the loaders of every request share: built once per process. */
 export interface LoaderDeps {
   readonly readThrough: ReadThrough;
-  readonly keys: CacheKeys;
+  readonly addresses: CacheAddresses;
   readonly kinds: CachedKinds;
   readonly queries: CatalogQueries;
   /** L1: memoise loads within the request. Batching happens either way. */
   readonly requestCache: boolean;
+  /** Product views recorded but not yet flushed into `Product.viewCount` (see views/). */
+  readonly pendingViews?: (productIds: readonly number[]) => Promise<number[]>;
 }
 
 /** A relation page: the first `first` children of one parent. */
@@ -29,28 +31,32 @@ export interface ChildPage {
  * which the list query has already primed with the rows it read.
  */
 export function createLoaders(deps: LoaderDeps) {
-  const { readThrough, keys, kinds, queries } = deps;
+  const { readThrough, addresses, kinds, queries } = deps;
   const options = { cache: deps.requestCache };
 
-  function entityLoader<V extends { id: number }>(kind: CachedKind<V>, find: (ids: readonly number[]) => Promise<V[]>) {
+  function entityLoader<V extends { id: number }>(typeName: EntityTypeName, find: (ids: readonly number[]) => Promise<V[]>) {
+    const kind = kinds[typeName] as unknown as CachedKind<V>;
     return new DataLoader<number, V | null>(async (ids) => {
       const items = [...ids];
-      return readThrough.getMany(kind, { items, keys: items.map((id) => keys.entity(kind, id)) }, async (missing) => {
+      return readThrough.getMany(kind, request(items, (id) => addresses.entity(typeName, id)), async (missing) => {
         const rows = new Map((await find(missing)).map((row) => [row.id, row]));
         return missing.map((id) => rows.get(id) ?? null);
       });
     }, options);
   }
 
-  const product = entityLoader(kinds.Product, (ids) => queries.productsByIds(ids));
-  const category = entityLoader(kinds.Category, (ids) => queries.categoriesByIds(ids));
-  const review = entityLoader(kinds.Review, (ids) => queries.reviewsByIds(ids));
-  const user = entityLoader(kinds.User, (ids) => queries.usersByIds(ids));
+  const product = entityLoader('Product', (ids) => queries.productsByIds(ids));
+  const category = entityLoader('Category', (ids) => queries.categoriesByIds(ids));
+  const review = entityLoader('Review', (ids) => queries.reviewsByIds(ids));
+  const user = entityLoader('User', (ids) => queries.usersByIds(ids));
 
-  /** Caches rows that a list query brought along, in the tiers and in this request's entity loader. */
-  async function primeEntities<V extends { id: number }>(loader: DataLoader<number, V | null>, kind: CachedKind<V>, rows: V[]) {
+  /**
+   * Rows that a list query brought along serve this request (L1) only. They are not written to the
+   * shared tiers: a fill must be fenced before its load, and a list query cannot know in advance
+   * which rows, hence which tags, it will read. The next request that misses them loads them by id.
+   */
+  function primeEntities<V extends { id: number }>(loader: DataLoader<number, V | null>, rows: V[]) {
     for (const row of rows) loader.prime(row.id, row);
-    await readThrough.fill(kind, rows.map((row) => ({ key: keys.entity(kind, row.id), value: row })));
   }
 
   /**
@@ -60,65 +66,74 @@ export function createLoaders(deps: LoaderDeps) {
   function listLoader<R, V extends { id: number }>(
     kind: CachedKind<number[]>,
     members: DataLoader<number, V | null>,
-    list: { key: (request: R) => string; load: (missing: R[]) => Promise<number[][]> },
+    list: { address: (request: R) => CacheAddress; load: (missing: R[]) => Promise<number[][]> },
   ) {
     return new DataLoader<R, V[], string>(
       async (requests) => {
-        const items = [...requests];
-        const idLists = await readThrough.getMany(kind, { items, keys: items.map(list.key) }, list.load);
+        const idLists = await readThrough.getMany(kind, request([...requests], list.address), list.load);
         // All members of all lists in one entity batch: these loads are issued in the same tick.
         return Promise.all(idLists.map((ids) => loadPresent(members, ids ?? [])));
       },
-      { ...options, cacheKeyFn: list.key },
+      { ...options, cacheKeyFn: (r) => list.address(r).key },
     );
   }
 
   const reviewsOfProduct = listLoader<ChildPage, ReviewRecord>(kinds['Product.reviews'], review, {
-    key: (page) => keys.list(kinds['Product.reviews'], page.parentId, { first: page.first }),
+    address: (page) => addresses.reviewsOfProduct(page.parentId, page.first),
     async load(pages) {
       const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
-      await primeEntities(review, kinds.Review, rows);
+      primeEntities(review, rows);
       return idsPerPage(pages, rows, (r) => r.productId);
     },
   });
 
   const productsOfCategory = listLoader<ChildPage, ProductRecord>(kinds['Category.products'], product, {
-    key: (page) => keys.list(kinds['Category.products'], page.parentId, { first: page.first }),
+    address: (page) => addresses.productsOfCategory(page.parentId, page.first),
     async load(pages) {
       const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
-      await primeEntities(product, kinds.Product, rows);
+      primeEntities(product, rows);
       return idsPerPage(pages, rows, (r) => r.categoryId);
     },
   });
 
   const productPage = listLoader<ProductPage, ProductRecord>(kinds['Query.products'], product, {
-    key: (page) => keys.list(kinds['Query.products'], null, { ...page }),
+    address: (page) => addresses.productPage(page),
     // Distinct root pages in one request are rare; each is its own statement.
     load: (pages) =>
       Promise.all(
         pages.map(async (page) => {
           const rows = await queries.productPage(page);
-          await primeEntities(product, kinds.Product, rows);
+          primeEntities(product, rows);
           return rows.map((row) => row.id);
         }),
       ),
   });
 
   const allCategories = listLoader<'all', CategoryRecord>(kinds['Query.categories'], category, {
-    key: () => keys.list(kinds['Query.categories'], null, {}),
+    address: () => addresses.allCategories(),
     async load() {
       const rows = await queries.allCategories();
-      await primeEntities(category, kinds.Category, rows);
+      primeEntities(category, rows);
       return [rows.map((row) => row.id)];
     },
   });
 
-  return { product, category, review, user, reviewsOfProduct, productsOfCategory, productPage, allCategories };
+  // Not cached: the pending count changes with every view; one HMGET per batch.
+  const pendingViews = new DataLoader<number, number>(async (ids) => (deps.pendingViews ? deps.pendingViews(ids) : ids.map(() => 0)), {
+    cache: false,
+  });
+
+  return { product, category, review, user, reviewsOfProduct, productsOfCategory, productPage, allCategories, pendingViews };
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
 // Private:
+
+function request<R>(items: R[], address: (item: R) => CacheAddress) {
+  const addressed = items.map(address);
+  return { items, keys: addressed.map((a) => a.key), tags: addressed.map((a) => a.tags) };
+}
 
 async function loadPresent<V>(loader: DataLoader<number, V | null>, ids: readonly number[]): Promise<V[]> {
   const present: V[] = [];

@@ -1,53 +1,147 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheEntry, CachedKind } from '../entry.ts';
-import type { CacheTier, TierWrite } from './tier.ts';
+import type { CachedKind } from '../entry.ts';
+import type { CacheTier, TierFence, TierLookup, TierRead, TierWrite } from './tier.ts';
 
 export interface MemoryTierOptions {
   /** The bound on the sum of entry sizes, in bytes; least recently used entries go first. */
   maxBytes: number;
+  /**
+   * How many recently invalidated tags are remembered to fence writes (see {@link TierFence}).
+   * Older ones are forgotten conservatively: a write fenced before them is refused. @default 100000
+   */
+  rememberedTags?: number;
 }
 
 /**
  * L2: one per process, bounded by bytes, never by entry count alone. Entries are kept decoded (a hit
  * costs no parsing); their size is the length of their encoded form plus their key.
+ *
+ * Coherence: a tag index (tag -> keys) lets `invalidateTags` drop every entry carrying a tag at once,
+ * whether the invalidation was made here or arrived from another instance over pub/sub. Fences are
+ * a local invalidation counter: a fill whose tags were invalidated after its fence is refused, so a
+ * load that raced a write never caches the old row.
  */
 export class MemoryTier implements CacheTier {
   readonly name = 'L2';
   private readonly lru: LRUCache<string, Stored>;
+  private readonly keysByTag = new Map<string, Set<string>>();
+  /** Counts invalidations; a fence is a reading of it. */
+  private sequence = 0;
+  /** The sequence number of each recently invalidated tag. */
+  private readonly invalidatedAt: LRUCache<string, number>;
+  /** Tags not remembered count as invalidated at this sequence number (forgotten, or cleared). */
+  private forgottenAt = 0;
+  private paused = false;
 
   constructor(options: MemoryTierOptions) {
     this.lru = new LRUCache<string, Stored>({
       maxSize: options.maxBytes,
       sizeCalculation: (stored, key) => stored.encodedBytes + key.length + ENTRY_OVERHEAD_BYTES,
+      // Evicted, expired, replaced or deleted: the entry leaves the tag index with it.
+      dispose: (stored, key) => this.unindex(key, stored.tags),
+    });
+    this.invalidatedAt = new LRUCache<string, number>({
+      max: options.rememberedTags ?? 100_000,
+      dispose: (sequence) => (this.forgottenAt = Math.max(this.forgottenAt, sequence)),
     });
   }
 
-  async getMany<V>(keys: readonly string[], _kind: CachedKind<V>): Promise<(CacheEntry<V> | undefined)[]> {
+  async getMany<V>(reads: readonly TierRead[], _kind: CachedKind<V>): Promise<TierLookup<V>> {
+    const fence: MemoryFence = { tier: this.name, sequence: this.sequence };
+    if (this.paused) return { entries: reads.map(() => undefined), fence };
     // Only this process writes L2, with values it loaded and froze itself: no shape check needed.
-    return keys.map((key) => this.lru.get(key)?.entry as CacheEntry<V> | undefined);
+    return { entries: reads.map((read) => this.lru.get(read.key)?.entry as TierLookup<V>['entries'][number]), fence };
   }
 
-  async setMany(writes: readonly TierWrite[]): Promise<void> {
+  async fence(_tags: readonly string[]): Promise<TierFence> {
+    const fence: MemoryFence = { tier: this.name, sequence: this.sequence };
+    return fence;
+  }
+
+  async setMany(writes: readonly TierWrite[], fence: TierFence): Promise<void> {
+    if (this.paused) return;
+    const since = (fence as MemoryFence).sequence;
     for (const write of writes) {
-      this.lru.set(write.key, { entry: write.entry, encodedBytes: write.bytes.length }, { ttl: write.ttlMs });
+      // A tag invalidated after the fence: this value may predate the write that invalidated it.
+      if (write.tags.some((tag) => this.lastInvalidated(tag) > since)) continue;
+      const current = this.lru.peek(write.key);
+      if (current !== undefined && current.entry.version > write.entry.version) continue;
+      this.lru.set(write.key, { entry: write.entry, encodedBytes: write.bytes.length, tags: write.tags }, { ttl: Math.max(1, write.ttlMs) });
+      this.index(write.key, write.tags);
     }
   }
 
-  async deleteMany(keys: readonly string[]): Promise<void> {
-    for (const key of keys) this.lru.delete(key);
+  async invalidateTags(tags: readonly string[]): Promise<boolean> {
+    this.sequence += 1;
+    for (const tag of tags) {
+      this.invalidatedAt.set(tag, this.sequence);
+      const keys = this.keysByTag.get(tag);
+      if (!keys) continue;
+      // Copied: each delete disposes the entry, which edits this set.
+      for (const key of [...keys]) this.lru.delete(key);
+    }
+    return true;
+  }
+
+  /** Drops every entry and refuses every fill fenced before now. */
+  clear(): void {
+    this.sequence += 1;
+    this.forgottenAt = this.sequence;
+    this.invalidatedAt.clear();
+    this.lru.clear();
+  }
+
+  /**
+   * While paused (this instance cannot hear other instances' invalidations), reads miss and writes
+   * are dropped. Resuming clears: whatever was held may have missed an invalidation.
+   */
+  pause(): void {
+    this.paused = true;
+    this.clear();
+  }
+
+  resume(): void {
+    this.clear();
+    this.paused = false;
   }
 
   /** Bytes currently held, as counted against maxBytes. */
   get sizeBytes(): number {
     return this.lru.calculatedSize;
   }
+
+  private lastInvalidated(tag: string): number {
+    return this.invalidatedAt.get(tag) ?? this.forgottenAt;
+  }
+
+  private index(key: string, tags: readonly string[]): void {
+    for (const tag of tags) {
+      const keys = this.keysByTag.get(tag);
+      if (keys) keys.add(key);
+      else this.keysByTag.set(tag, new Set([key]));
+    }
+  }
+
+  private unindex(key: string, tags: readonly string[]): void {
+    for (const tag of tags) {
+      const keys = this.keysByTag.get(tag);
+      if (!keys) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.keysByTag.delete(tag);
+    }
+  }
 }
 
 // Private:
 
 interface Stored {
-  readonly entry: CacheEntry<unknown>;
+  readonly entry: TierWrite['entry'];
   readonly encodedBytes: number;
+  readonly tags: readonly string[];
+}
+
+interface MemoryFence extends TierFence {
+  readonly sequence: number;
 }
 
 /** A rough cost of the Map slot, entry object and LRU bookkeeping, so tiny entries still count. */

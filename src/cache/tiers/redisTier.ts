@@ -1,72 +1,150 @@
+import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import type { Logger } from 'pino';
-import { decodeEntry } from '../codec.ts';
+import { entryFrom, packr } from '../codec.ts';
 import type { CacheEntry, CachedKind } from '../entry.ts';
-import type { CacheTier, TierWrite } from './tier.ts';
+import type { CacheKeys } from '../keys.ts';
+import type { CacheTier, TierFence, TierLookup, TierRead, TierWrite } from './tier.ts';
 import type { TierGuard } from './tierGuard.ts';
 
 export interface RedisTierOptions {
   redis: Redis | Cluster;
   // Only run() is needed: a test may pass a guard that never degrades.
   guard: Pick<TierGuard, 'run'>;
+  keys: CacheKeys;
+  /**
+   * How long a tag's generation is kept after its last invalidation, in ms: at least the longest
+   * lifetime (TTL plus grace) of any entry carrying the tag, so that no entry outlives the generation
+   * that made it unservable, and no longer, which is what bounds the tag keys' memory.
+   */
+  tagLifetimeMs: (tag: string) => number;
   logger: Logger;
 }
 
 /**
- * L3: Redis, shared by every instance. Reads of a batch are one MGET; writes carry their TTL in the
- * same SET command. On Redis Cluster, where MGET must not span hash slots, the keys are grouped by
- * slot and the per-slot MGETs are auto-pipelined per node. Every call goes through the guard, so a
- * failing Redis reads as misses.
+ * L3: Redis, shared by every instance.
+ *
+ * Tags are invalidated lazily, by per-tag generations, which works the same on one Redis and on a
+ * Cluster (where no command spans hash slots): invalidating a tag sets its generation key to a new
+ * random value. Every entry is stored with the generations its tags had when its value was loaded
+ * (its fence); a read fetches the entries and their tags' current generations in the same round
+ * trip, and an entry whose stamps differ is a miss. Invalidating a tag is one SET, atomic, and no
+ * index of keys is kept: the only per-tag state is that one key, which expires.
+ *
+ * A generation is random, never a counter: a counter would restart at 1 once its key expired, and an
+ * old entry stamped 1 would come back to life.
+ *
+ * Stored value: 16 ASCII digits of the row version (read by the write-guard script), then the
+ * MessagePack stamps array, then the MessagePack entry (codec.ts).
  */
 export class RedisTier implements CacheTier {
   readonly name = 'L3';
+  private readonly redis: Redis | Cluster;
 
-  constructor(private readonly options: RedisTierOptions) {}
-
-  async getMany<V>(keys: readonly string[], kind: CachedKind<V>): Promise<(CacheEntry<V> | undefined)[]> {
-    if (keys.length === 0) return [];
-    const misses = keys.map(() => undefined);
-    const raw = await this.options.guard.run<(Buffer | null)[] | undefined>(undefined, () => this.mget(keys));
-    if (raw === undefined) return misses;
-    return raw.map((bytes, i) => {
-      if (bytes === null) return undefined;
-      const key = keys[i] as string;
-      const entry = decodeEntry(key, bytes, kind);
-      if (entry instanceof Error) {
-        // A miss: the fill that follows overwrites the bad bytes.
-        this.options.logger.warn({ err: entry, key }, 'corrupt cache entry read as a miss');
-        return undefined;
-      }
-      return entry;
-    });
+  constructor(private readonly options: RedisTierOptions) {
+    this.redis = options.redis;
+    if (!('setUnlessNewer' in this.redis)) this.redis.defineCommand('setUnlessNewer', { numberOfKeys: 1, lua: SET_UNLESS_NEWER });
   }
 
-  async setMany(writes: readonly TierWrite[]): Promise<void> {
-    if (writes.length === 0) return;
-    const redis = this.options.redis;
+  async getMany<V>(reads: readonly TierRead[], kind: CachedKind<V>): Promise<TierLookup<V>> {
+    if (reads.length === 0) return { entries: [], fence: this.noFence() };
+    const tagList = uniqueTags(reads.map((read) => read.tags));
+    // Entries and generations together: issued in one tick, they leave in one round trip.
+    const replies = await this.options.guard.run(undefined, () =>
+      Promise.all([this.mget(reads.map((read) => read.key)), this.generations(tagList)]),
+    );
+    if (replies === undefined) return { entries: reads.map(() => undefined), fence: this.noFence() };
+    const [raw, generations] = replies;
+    const entries = raw.map((bytes, i) => (bytes === null ? undefined : this.decode(reads[i] as TierRead, bytes, kind, generations)));
+    const fence: RedisFence = { tier: this.name, generations };
+    return { entries, fence };
+  }
+
+  async fence(tags: readonly string[]): Promise<TierFence> {
+    const generations = await this.options.guard.run(undefined, () => this.generations(uniqueTags([tags])));
+    const fence: RedisFence = { tier: this.name, generations };
+    return fence;
+  }
+
+  async setMany(writes: readonly TierWrite[], fence: TierFence): Promise<void> {
+    const generations = (fence as RedisFence).generations;
+    // Without the generations we cannot stamp the entries, and an unstamped entry could be stale.
+    if (writes.length === 0 || generations === undefined) return;
+    const redis = this.redis as WithScripts;
     await this.options.guard.run(undefined, async () => {
       // Issued in one tick, these leave as one pipeline (enableAutoPipelining): one round trip.
-      await Promise.all(writes.map((w) => redis.set(w.key, w.bytes, 'PX', Math.max(1, Math.ceil(w.ttlMs)))));
+      await Promise.all(
+        writes.map((write) => {
+          const stamps = write.tags.map((tag) => generations.get(tag));
+          if (stamps.includes(undefined)) throw new TypeError(`write of ${write.key} has a tag outside its fence`);
+          const version = String(write.entry.version).padStart(VERSION_DIGITS, '0');
+          const value = Buffer.concat([Buffer.from(version), packr.pack(stamps), write.bytes]);
+          return redis.setUnlessNewer(write.key, value, version, Math.max(1, Math.ceil(write.ttlMs)));
+        }),
+      );
     });
   }
 
-  async deleteMany(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return;
-    const redis = this.options.redis;
-    await this.options.guard.run(undefined, async () => {
-      await Promise.all(groupBySlot(keys, redis).map((group) => redis.unlink(...group)));
+  async invalidateTags(tags: readonly string[]): Promise<boolean> {
+    if (tags.length === 0) return true;
+    const redis = this.redis;
+    const lifetimes = new Map(uniqueTags([tags]).map((tag) => [this.options.keys.tag(tag), this.options.tagLifetimeMs(tag)]));
+    return this.options.guard.run(false, async () => {
+      // One MULTI per hash slot: all of them at once on a single Redis.
+      await Promise.all(
+        groupBySlot([...lifetimes.keys()], redis).map((group) => {
+          const multi = redis.multi();
+          for (const key of group) multi.set(key, newGeneration(), 'PX', lifetimes.get(key) as number);
+          return multi.exec();
+        }),
+      );
+      return true;
     });
+  }
+
+  private decode<V>(read: TierRead, bytes: Buffer, kind: CachedKind<V>, generations: Map<string, string | null>): CacheEntry<V> | undefined {
+    let stamps: unknown;
+    let entry: CacheEntry<V> | Error;
+    try {
+      const [first, second] = packr.unpackMultiple(bytes.subarray(VERSION_DIGITS)) as [unknown, unknown];
+      stamps = first;
+      entry = entryFrom(read.key, second, kind);
+    } catch (error) {
+      entry = error instanceof Error ? error : new Error(String(error));
+    }
+    if (entry instanceof Error) {
+      // A miss: the fill that follows overwrites the bad bytes.
+      this.options.logger.warn({ err: entry, key: read.key }, 'corrupt cache entry read as a miss');
+      return undefined;
+    }
+    // Invalidated since it was loaded (or stamped for other tags): a miss.
+    if (!Array.isArray(stamps) || stamps.length !== read.tags.length) return undefined;
+    for (let i = 0; i < stamps.length; i++) {
+      if (stamps[i] !== generations.get(read.tags[i] as string)) return undefined;
+    }
+    return entry;
+  }
+
+  /** Current generation of each tag; null for a tag not invalidated within its lifetime. */
+  private async generations(tagList: readonly string[]): Promise<Map<string, string | null>> {
+    const values = await this.mgetText(tagList.map((tag) => this.options.keys.tag(tag)));
+    return new Map(tagList.map((tag, i) => [tag, values[i] ?? null]));
+  }
+
+  private noFence(): RedisFence {
+    return { tier: this.name, generations: undefined };
   }
 
   private async mget(keys: readonly string[]): Promise<(Buffer | null)[]> {
-    const redis = this.options.redis;
-    const groups = groupBySlot(keys, redis);
-    if (groups.length === 1) return redis.mgetBuffer(...(groups[0] as string[]));
-    const replies = await Promise.all(groups.map((group) => redis.mgetBuffer(...group)));
-    const byKey = new Map<string, Buffer | null>();
-    groups.forEach((group, g) => group.forEach((key, i) => byKey.set(key, replies[g]?.[i] ?? null)));
-    return keys.map((key) => byKey.get(key) ?? null);
+    const redis = this.redis;
+    return mgetBySlot(keys, redis, (group) => redis.mgetBuffer(...group));
+  }
+
+  private async mgetText(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    const redis = this.redis;
+    return mgetBySlot(keys, redis, (group) => redis.mget(...group));
   }
 }
 
@@ -84,4 +162,48 @@ export function groupBySlot(keys: readonly string[], redis: { isCluster: boolean
     else bySlot.set(slot, [key]);
   }
   return [...bySlot.values()];
+}
+
+// Private:
+
+interface RedisFence extends TierFence {
+  /** undefined: Redis did not answer, so nothing may be written under this fence. */
+  readonly generations: Map<string, string | null> | undefined;
+}
+
+type WithScripts = (Redis | Cluster) & {
+  setUnlessNewer(key: string, value: Buffer, version: string, ttlMs: number): Promise<number>;
+};
+
+const VERSION_DIGITS = 16;
+
+/**
+ * SET with PX, unless the stored entry holds a higher row version: a fill or write-through that
+ * arrives late never replaces a newer row. Versions are fixed-width digits at the start of the value.
+ */
+const SET_UNLESS_NEWER = `
+local stored = redis.call('GETRANGE', KEYS[1], 0, ${VERSION_DIGITS - 1})
+if stored ~= '' then
+  local storedVersion = tonumber(stored)
+  if storedVersion ~= nil and storedVersion > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`;
+
+function newGeneration(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+function uniqueTags(lists: readonly (readonly string[])[]): string[] {
+  return [...new Set(lists.flat())];
+}
+
+async function mgetBySlot<T>(keys: readonly string[], redis: { isCluster: boolean }, mget: (group: string[]) => Promise<(T | null)[]>): Promise<(T | null)[]> {
+  const groups = groupBySlot(keys, redis);
+  if (groups.length === 1) return mget(groups[0] as string[]);
+  const replies = await Promise.all(groups.map(mget));
+  const byKey = new Map<string, T | null>();
+  groups.forEach((group, g) => group.forEach((key, i) => byKey.set(key, replies[g]?.[i] ?? null)));
+  return keys.map((key) => byKey.get(key) ?? null);
 }

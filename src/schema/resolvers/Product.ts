@@ -4,6 +4,11 @@ import { parseFirst } from '../arguments.ts';
 export const Product: ProductResolvers = {
   updatedAt: (product) => product.updatedAt.toISOString(),
 
+  // Views are written behind (see views/): the row's count plus what is buffered, not yet flushed.
+  async viewCount(product, _, { loaders }) {
+    return product.viewCount + (await loaders.pendingViews.load(product.id));
+  },
+
   async category(product, _, { loaders }) {
     const category = await loaders.category.load(product.categoryId);
     // The foreign key makes this unreachable unless the row vanished between two reads.

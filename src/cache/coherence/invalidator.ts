@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { CacheTier } from '../tiers/tier.ts';
+import type { InvalidationBus } from './invalidationBus.ts';
+
+export interface InvalidatorOptions {
+  /** L2, when enabled. */
+  memoryTier?: CacheTier;
+  /** L3, when enabled. */
+  sharedTier?: CacheTier;
+  /** The other instances, when there is an L3 to carry the messages. */
+  bus?: InvalidationBus;
+  logger: Logger;
+  /** How often an L3 invalidation that failed is tried again, in ms. @default 1000 */
+  retryMs?: number;
+}
+
+/**
+ * `invalidate(tags)`: every item carrying any of the tags becomes unservable, in every tier and on
+ * every instance. A mutation awaits it before it answers, so the writing instance reads its own
+ * writes at once; other instances hear of it over the bus.
+ *
+ * The order matters. L3 first: once it is done, no instance can copy the old entry from L3 into its
+ * L2. Then this process's L2, then the message to the others (a copy they made from L3 just before
+ * is either dropped by the message or refused by their L2 fence).
+ */
+export class Invalidator {
+  /** Tags whose L3 invalidation failed (Redis down): retried until it succeeds. */
+  private readonly unsent = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: InvalidatorOptions) {}
+
+  async invalidate(tags: readonly string[]): Promise<void> {
+    if (tags.length === 0) return;
+    const { memoryTier, sharedTier, bus } = this.options;
+    if (sharedTier && !(await sharedTier.invalidateTags(tags))) this.retryLater(tags);
+    await memoryTier?.invalidateTags(tags);
+    await bus?.publish(tags);
+  }
+
+  stop(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private retryLater(tags: readonly string[]): void {
+    for (const tag of tags) this.unsent.add(tag);
+    this.options.logger.warn({ tags }, 'L3 invalidation failed; retrying until Redis answers');
+    if (this.retryTimer) return;
+    const retry = async () => {
+      const pending = [...this.unsent];
+      if (await this.options.sharedTier?.invalidateTags(pending)) {
+        for (const tag of pending) this.unsent.delete(tag);
+        // Instances that reconnected cleared their L2; the message covers any that never left.
+        await this.options.bus?.publish(pending);
+        this.options.logger.info({ tags: pending.length }, 'L3 invalidations sent after Redis came back');
+      }
+      this.retryTimer = this.unsent.size > 0 ? setTimeout(retry, this.options.retryMs ?? 1000).unref() : undefined;
+    };
+    this.retryTimer = setTimeout(retry, this.options.retryMs ?? 1000).unref();
+  }
+}

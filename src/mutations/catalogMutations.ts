@@ -1,0 +1,114 @@
+import { TOMBSTONE_VERSION } from '../cache/entry.ts';
+import type { Invalidator } from '../cache/coherence/invalidator.ts';
+import type { CacheWrite, ReadThrough } from '../cache/readThrough.ts';
+import { tags } from '../cache/tags/tags.ts';
+import type { CacheAddresses } from '../catalog/cacheAddresses.ts';
+import type { CachedKinds } from '../catalog/cachedKinds.ts';
+import type { ProductRecord, ReviewRecord } from '../catalog/records.ts';
+import type { CatalogWrites } from '../catalog/writes.ts';
+import { NotFoundError } from '../errors.ts';
+import type { Loaders } from '../loaders/loaders.ts';
+import type { Mutations } from '../schema/context.ts';
+import type { ViewCounter } from '../views/viewCounter.ts';
+
+/** What the mutations of every request share: built once per process. */
+export interface MutationDeps {
+  readonly writes: CatalogWrites;
+  readonly readThrough: ReadThrough;
+  readonly invalidator: Invalidator;
+  readonly addresses: CacheAddresses;
+  readonly kinds: CachedKinds;
+  /** The write-behind view counter; without Redis, views go straight to the database. */
+  readonly views: Pick<ViewCounter, 'record'>;
+}
+
+/**
+ * The write path. Every mutation runs the same three steps, in this order:
+ *
+ * 1. commit to the database (CatalogWrites: validated, one transaction; a failure writes nothing,
+ *    to the database or to any tier);
+ * 2. invalidate, by tag, everything the write made stale: in L3, in this process's L2, and, over
+ *    pub/sub, in every other instance's L2;
+ * 3. write the new rows through to L3 and L2, fenced after step 2, and prime this request's L1,
+ *    so the writer reads its own write at once and the next reader anywhere hits.
+ */
+export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations {
+  const { writes, readThrough, invalidator, addresses, kinds } = deps;
+
+  async function writeProducts(entries: CacheWrite<ProductRecord>[], primes: [number, ProductRecord | null][]) {
+    await readThrough.writeThrough(kinds.Product, entries);
+    for (const [id, row] of primes) loaders.product.clear(id).prime(id, row);
+  }
+
+  async function writeReviews(entries: CacheWrite<ReviewRecord>[], primes: [number, ReviewRecord | null][]) {
+    await readThrough.writeThrough(kinds.Review, entries);
+    for (const [id, row] of primes) loaders.review.clear(id).prime(id, row);
+  }
+
+  /** A product's lists: its category's pages and every root page (they list products by id). */
+  const productListTags = (categoryId: number) => [tags.list('Category', categoryId, 'products'), tags.rootList('products')];
+
+  return {
+    async createProduct(input) {
+      const product = await writes.createProduct(input);
+      // The entity tag too: an "absent" marker for this id may be cached.
+      await invalidator.invalidate([tags.entity('Product', product.id), ...productListTags(product.categoryId)]);
+      await writeProducts([{ ...addresses.entity('Product', product.id), value: product }], [[product.id, product]]);
+      return product;
+    },
+
+    async updateProduct(id, patch) {
+      const { before, after } = await writes.updateProduct(id, patch);
+      const moved = before.categoryId !== after.categoryId;
+      // A move changes both categories' pages and the root pages filtered by category.
+      await invalidator.invalidate([
+        tags.entity('Product', id),
+        ...(moved ? [...productListTags(before.categoryId), ...productListTags(after.categoryId)] : []),
+      ]);
+      await writeProducts([{ ...addresses.entity('Product', id), value: after }], [[id, after]]);
+      return after;
+    },
+
+    async deleteProduct(id) {
+      const deleted = await writes.deleteProduct(id);
+      if (deleted === null) return false;
+      const { product, reviewIds } = deleted;
+      await invalidator.invalidate([
+        tags.entity('Product', id),
+        ...productListTags(product.categoryId),
+        tags.list('Product', id, 'reviews'),
+        ...reviewIds.map((reviewId) => tags.entity('Review', reviewId)),
+      ]);
+      // Tombstones: a deleted id never comes back, so no late fill may bring the row back.
+      await writeProducts([{ ...addresses.entity('Product', id), value: null, version: TOMBSTONE_VERSION }], [[id, null]]);
+      await writeReviews(
+        reviewIds.map((reviewId) => ({ ...addresses.entity('Review', reviewId), value: null, version: TOMBSTONE_VERSION })),
+        reviewIds.map((reviewId) => [reviewId, null]),
+      );
+      return true;
+    },
+
+    async createReview(input) {
+      const review = await writes.createReview(input);
+      await invalidator.invalidate([tags.entity('Review', review.id), tags.list('Product', review.productId, 'reviews')]);
+      await writeReviews([{ ...addresses.entity('Review', review.id), value: review }], [[review.id, review]]);
+      return review;
+    },
+
+    async deleteReview(id) {
+      const review = await writes.deleteReview(id);
+      if (review === null) return false;
+      await invalidator.invalidate([tags.entity('Review', id), tags.list('Product', review.productId, 'reviews')]);
+      await writeReviews([{ ...addresses.entity('Review', id), value: null, version: TOMBSTONE_VERSION }], [[id, null]]);
+      return true;
+    },
+
+    async recordProductView(id) {
+      if ((await loaders.product.load(id)) === null) throw new NotFoundError('id', 'Product', String(id));
+      const how = await deps.views.record(id);
+      // Written to the database directly (no Redis): the cached row's viewCount is now behind.
+      if (how === 'direct') await invalidator.invalidate([tags.entity('Product', id)]);
+      return true;
+    },
+  };
+}
