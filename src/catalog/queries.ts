@@ -47,7 +47,7 @@ export class CatalogQueries {
    */
   productsOfCategories(categoryIds: readonly number[], limit: number): Promise<ProductRecord[]> {
     return this.prisma.$queryRaw<ProductRecord[]>`
-      SELECT "id", "sku", "name", "description", "priceCents", "stock", "categoryId", "viewCount", "createdAt", "updatedAt"
+      SELECT "id", "sku", "name", "description", "priceCents", "stock", "categoryId", "viewCount", "version", "createdAt", "updatedAt"
       FROM (
         SELECT p.*, row_number() OVER (PARTITION BY p."categoryId" ORDER BY p."id") AS "rank"
         FROM "Product" p WHERE p."categoryId" = ANY(${[...categoryIds]}::int[])

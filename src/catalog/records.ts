@@ -17,6 +17,7 @@ export const productShape = z.strictObject({
   stock: z.number().int(),
   categoryId: id,
   viewCount: z.number().int(),
+  version: z.number().int().positive(),
   createdAt: z.date(),
   updatedAt: z.date(),
 });

@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CachedKind } from '../../src/cache/entry.ts';
+import { CatalogQueries } from '../../src/catalog/queries.ts';
+import type { ProductRecord } from '../../src/catalog/records.ts';
+import { createCatalogFixture } from '../support/fixtures.ts';
+import { deletePrefix, startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
+
+/**
+ * No stale fill: a reader that loads a row just before a write commits must not be able to cache
+ * that old row after the writer has invalidated it. The interleaving is forced with a gate inside
+ * the reader's load; the tiers, Redis, pub/sub and PostgreSQL are all real.
+ */
+describe('no stale fill', () => {
+  const prefix = uniquePrefix();
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    [a, b] = await Promise.all([startTestApp({ CACHE_PREFIX: prefix }), startTestApp({ CACHE_PREFIX: prefix })]);
+  });
+  afterAll(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    await deletePrefix(prefix);
+  });
+
+  /** Starts a read of `id` through `reader`'s read-through whose load pauses after reading the row. */
+  function gatedRead(reader: TestApp, id: number) {
+    let loaded!: () => void;
+    let release!: () => void;
+    const rowRead = new Promise<void>((resolve) => (loaded = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const queries = new CatalogQueries(reader.app.database.prisma);
+    const address = reader.app.addresses.entity('Product', id);
+    const result = reader.app.readThrough.getMany(
+      reader.app.kinds.Product,
+      { items: [id], keys: [address.key], tags: [address.tags] },
+      async (ids) => {
+        const rows = await queries.productsByIds(ids);
+        loaded();
+        await gate;
+        return ids.map((i) => rows.find((r) => r.id === i) ?? null);
+      },
+    );
+    return { rowRead, release, result, address };
+  }
+
+  /** What each tier would serve for the product now (undefined: a miss). */
+  async function cached(t: TestApp, id: number): Promise<{ L2: ProductRecord | null | undefined; L3: ProductRecord | null | undefined }> {
+    const address = t.app.addresses.entity('Product', id);
+    const kind = t.app.kinds.Product as CachedKind<ProductRecord>;
+    const l2 = (await t.app.memoryTier!.getMany([address], kind)).entries[0];
+    const l3 = (await t.app.sharedTier!.getMany([address], kind)).entries[0];
+    return { L2: l2?.value, L3: l3?.value };
+  }
+
+  const rename = (t: TestApp, id: number, name: string) =>
+    t.query(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { name } }`, {
+      id: String(id),
+      input: { name },
+    });
+
+  it('a write on the same instance, between the reader’s load and its fill', async () => {
+    const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });
+    const id = products[0]!.id;
+    const read = gatedRead(a, id);
+    await read.rowRead;
+    expect((await rename(a, id, 'After')).body.errors).toBeUndefined();
+    read.release();
+    // The reader gets the row it read; it just may not cache it.
+    expect((await read.result)[0]?.name).toBe(products[0]!.name);
+
+    for (const t of [a, b]) {
+      const tiers = await cached(t, id);
+      for (const value of [tiers.L2, tiers.L3]) if (value !== undefined) expect(value?.name).toBe('After');
+      expect((await t.query(`query($id: ID!) { product(id: $id) { name } }`, { id: String(id) })).body.data?.product.name).toBe('After');
+    }
+  });
+
+  it('a write on another instance, whose invalidation reaches the reader’s instance before its fill', async () => {
+    const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });
+    const id = products[0]!.id;
+    const read = gatedRead(a, id);
+    await read.rowRead;
+    expect((await rename(b, id, 'After on B')).body.errors).toBeUndefined();
+    // Let the pub/sub message arrive at A before A fills.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    read.release();
+    await read.result;
+
+    for (const t of [a, b]) {
+      const tiers = await cached(t, id);
+      for (const value of [tiers.L2, tiers.L3]) if (value !== undefined) expect(value?.name).toBe('After on B');
+      expect((await t.query(`query($id: ID!) { product(id: $id) { name } }`, { id: String(id) })).body.data?.product.name).toBe('After on B');
+    }
+  });
+
+  it('a fill that lands before the invalidation is dropped by it', async () => {
+    const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });
+    const id = products[0]!.id;
+    const read = gatedRead(a, id);
+    await read.rowRead;
+    read.release();
+    await read.result;
+    expect((await cached(a, id)).L2?.name).toBe(products[0]!.name);
+    expect((await rename(b, id, 'Later')).body.errors).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const tiers = await cached(a, id);
+    for (const value of [tiers.L2, tiers.L3]) if (value !== undefined) expect(value?.name).toBe('Later');
+  });
+});
