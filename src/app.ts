@@ -85,7 +85,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   let bus: InvalidationBus | undefined;
   if (config.cacheTiers.has('l3') && config.redisUrl !== undefined) {
     redis = createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
-    const guard = new TierGuard({ tier: 'L3', logger });
+    const guard = new TierGuard({ tier: 'L3', logger, timeoutMs: config.redisCommandTimeoutMs });
     redis.on('error', (error) => guard.markDown(error));
     if (memoryTier) {
       bus = new InvalidationBus({
@@ -126,7 +126,15 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   });
 
   // Write-behind product views: buffered in Redis and flushed in batches, or straight to the database without Redis.
-  const viewCounter = redis ? new ViewCounter({ redis, prefix: config.cachePrefix, prisma: database.prisma, logger }) : undefined;
+  const viewCounter = redis
+    ? new ViewCounter({
+        redis,
+        prefix: config.cachePrefix,
+        prisma: database.prisma,
+        logger,
+        guard: new TierGuard({ tier: 'views', logger, timeoutMs: config.redisCommandTimeoutMs }),
+      })
+    : undefined;
   const viewFlusher = redis
     ? new ViewFlusher({
         redis,

@@ -30,8 +30,12 @@ export interface ReadThroughOptions {
 export interface LoadEvent {
   readonly kind: string;
   readonly keys: readonly string[];
-  /** `miss`: a request waited for it; `refresh`: early (XFetch) or stale (grace), in the background. */
-  readonly reason: 'miss' | 'refresh';
+  /**
+   * `miss`: a request waited for it; `wait-timeout`: a miss whose lease another instance held, and
+   * whose fill did not arrive within `leaseWaitMs`; `refresh`: early (XFetch) or stale (grace), in
+   * the background.
+   */
+  readonly reason: 'miss' | 'wait-timeout' | 'refresh';
 }
 
 /** Items to resolve, with the cache key and the tags of each, in the same order. */
@@ -93,6 +97,8 @@ export class ReadThrough {
     const results = new Array<V | null>(request.items.length);
     let pending = request.items.map((_, i) => i);
     const toRefresh: number[] = [];
+    /** The expiry of each entry served for refresh: a newer copy in a lower tier replaces it without a load. */
+    const servedExpiry = new Map<string, number>();
     // Taken by each tier as it is read, before anything is loaded: fills are made under them.
     const fences: TierFence[] = [];
 
@@ -112,7 +118,10 @@ export class ReadThrough {
           return;
         }
         results[index] = entry.value;
-        if (freshness !== 'fresh') toRefresh.push(index);
+        if (freshness !== 'fresh') {
+          toRefresh.push(index);
+          servedExpiry.set(request.keys[index] as string, entry.expiresAt);
+        }
         // Hits in a slower tier are copied into the faster tiers above it.
         if (t > 0) hits.push(tierWrite(read(request, index), entry, now));
       });
@@ -130,7 +139,7 @@ export class ReadThrough {
     }
 
     // Served now, refreshed behind the response.
-    if (toRefresh.length > 0) this.refreshInBackground(kind, subset(request, toRefresh), load, fences);
+    if (toRefresh.length > 0) this.refreshInBackground(kind, subset(request, toRefresh), { load, fences, servedExpiry });
     return results;
   }
 
@@ -151,81 +160,98 @@ export class ReadThrough {
 
   // Private: the steps of a miss.
 
-  /** Loads what this process is the first to miss: under a lease where one can be had, else after waiting for the holder's fill. */
+  /**
+   * Loads what this process is the first to miss, once across the fleet. Each round takes a lease on
+   * every key nobody holds and then reads the shared tier: a holder releases its lease only after its
+   * fill, so whatever a key's lease lets us do, the read that follows it sees any fill made before.
+   * Keys found are served; keys leased and not found are loaded here; keys another instance holds
+   * are looked at again after a short, growing sleep. A key whose holder died is leased here once its
+   * lease expires; whatever is still waiting after `leaseWaitMs` is loaded regardless.
+   */
   private async loadLed<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>, fences: TierFence[]): Promise<(V | null)[]> {
     const leases = this.options.leases;
     if (!leases) return this.loadAndFill(kind, request, load, fences, 'miss');
-    const granted = await leases.acquire(request.keys);
-    const held = indicesWhere(granted, (lease) => lease !== undefined);
-    const waiting = indicesWhere(granted, (lease) => lease === undefined);
-    const [loaded, waited] = await Promise.all([
-      this.loadAndFill(kind, subset(request, held), load, fences, 'miss').finally(() => leases.release(pick(granted, held))),
-      this.waitForFill(kind, subset(request, waiting), load, fences),
-    ]);
-    return merge(request.items.length, [held, loaded], [waiting, waited]);
-  }
-
-  /**
-   * Another instance holds the lease: poll the shared tier for its fill, with a growing interval.
-   * A key whose lease is gone with no fill (its holder died or its fill was fenced off) is leased
-   * and loaded here; whatever is still missing when `leaseWaitMs` has passed is loaded regardless.
-   */
-  private async waitForFill<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>, fences: TierFence[]): Promise<(V | null)[]> {
     const values = new Array<V | null>(request.items.length);
-    if (request.items.length === 0) return values;
-    const leases = this.options.leases as Leases;
+    const loads: Promise<void>[] = [];
     const shared = this.tiers.length - 1;
     const latest = [...fences];
     const deadline = this.elapsed() + this.leaseWaitMs;
     let waiting = request.items.map((_, i) => i);
-    for (let delayMs = 5; waiting.length > 0 && this.elapsed() < deadline; delayMs = Math.min(delayMs * 2, 50)) {
-      await sleep(delayMs);
+    for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 50)) {
+      const granted = await leases.acquire(waiting.map((i) => request.keys[i] as string));
       const lookup = await (this.tiers[shared] as CacheTier).getMany(waiting.map((i) => read(request, i)), kind);
       latest[shared] = lookup.fence;
       const now = this.now();
-      const filled: TierWrite[] = [];
+      const found: TierWrite[] = [];
+      const leased: number[] = [];
       const stillWaiting: number[] = [];
       waiting.forEach((index, j) => {
         const entry = lookup.entries[j];
-        if (entry === undefined || freshnessOf(entry, now, 1, { beta: 0 }) === 'expired') return stillWaiting.push(index);
-        values[index] = entry.value;
-        filled.push(tierWrite(read(request, index), entry, now));
+        if (entry !== undefined && freshnessOf(entry, now, 1, { beta: 0 }) !== 'expired') {
+          values[index] = entry.value;
+          found.push(tierWrite(read(request, index), entry, now));
+        } else if (granted[j] !== undefined) leased.push(index);
+        else stillWaiting.push(index);
       });
-      if (filled.length > 0) await this.backfill(shared, filled, latest);
-      if (stillWaiting.length === 0) return values;
-      const granted = await leases.acquire(stillWaiting.map((i) => request.keys[i] as string));
-      const taken = stillWaiting.filter((_, j) => granted[j] !== undefined);
-      if (taken.length > 0) {
-        const loaded = await this.loadAndFill(kind, subset(request, taken), load, latest, 'miss').finally(() =>
-          leases.release(granted.filter((lease): lease is Lease => lease !== undefined)),
+      // Leases on keys that turned out to be filled are not needed.
+      const unneeded = granted.filter((lease, j) => lease !== undefined && !leased.includes(waiting[j] as number));
+      const mine = granted.filter((lease, j) => lease !== undefined && leased.includes(waiting[j] as number)) as Lease[];
+      await Promise.all([leases.release(unneeded as Lease[]), found.length > 0 ? this.backfill(shared, found, latest) : undefined]);
+      if (leased.length > 0) {
+        const fenced = [...latest];
+        loads.push(
+          this.loadAndFill(kind, subset(request, leased), load, fenced, 'miss')
+            .then((loaded) => leased.forEach((index, j) => (values[index] = loaded[j] ?? null)))
+            .finally(() => leases.release(mine)),
         );
-        taken.forEach((index, j) => (values[index] = loaded[j] ?? null));
       }
-      waiting = stillWaiting.filter((_, j) => granted[j] === undefined);
+      waiting = stillWaiting;
+      if (waiting.length === 0) break;
+      if (this.elapsed() >= deadline) {
+        const late = waiting;
+        loads.push(this.loadAndFill(kind, subset(request, late), load, [...latest], 'wait-timeout').then((loaded) => late.forEach((index, j) => (values[index] = loaded[j] ?? null))));
+        break;
+      }
+      await sleep(delayMs);
     }
-    if (waiting.length > 0) {
-      const loaded = await this.loadAndFill(kind, subset(request, waiting), load, latest, 'miss');
-      waiting.forEach((index, j) => (values[index] = loaded[j] ?? null));
-    }
+    await Promise.all(loads);
     return values;
   }
 
   /**
    * Refreshes entries that are being served early (XFetch) or stale (grace), after the response: one
    * flight per key in this process, and only where this instance gets the lease, so one instance of
-   * the fleet refreshes each key.
+   * the fleet refreshes each key. An entry served from L2 is first looked up in the shared tier:
+   * another instance may have refreshed it already, and then copying it up costs no load.
    */
-  private refreshInBackground<R, V>(kind: CachedKind<V>, request: CacheRequest<R>, load: Load<R, V>, fences: TierFence[]): void {
+  private refreshInBackground<R, V>(
+    kind: CachedKind<V>,
+    request: CacheRequest<R>,
+    served: { load: Load<R, V>; fences: TierFence[]; servedExpiry: Map<string, number> },
+  ): void {
     const idle = indicesWhere(request.keys, (key) => !this.flights.has(key));
     if (idle.length === 0) return;
-    const candidates = subset(request, idle);
+    let candidates = subset(request, idle);
     const refresh = async () => {
+      // A tier the read never reached (an earlier tier had it all) has no fence yet: take one now, before any load.
+      const fences = await Promise.all(this.tiers.map((tier, t) => served.fences[t] ?? tier.fence(candidates.tags.flat())));
+      const shared = this.tiers.length - 1;
+      if (shared > 0) {
+        const lookup = await (this.tiers[shared] as CacheTier).getMany(candidates.keys.map((_, i) => read(candidates, i)), kind);
+        fences[shared] = lookup.fence;
+        const now = this.now();
+        const newer = indicesWhere(lookup.entries, (entry) => entry !== undefined && now < entry.expiresAt);
+        const copied = newer.filter((i) => (lookup.entries[i] as CacheEntry<V>).expiresAt > (served.servedExpiry.get(candidates.keys[i] as string) ?? Infinity));
+        if (copied.length > 0) await this.backfill(shared, copied.map((i) => tierWrite(read(candidates, i), lookup.entries[i] as CacheEntry<V>, now)), fences);
+        candidates = subset(candidates, indicesWhere(candidates.keys, (_, i) => !copied.includes(i)));
+        if (candidates.items.length === 0) return;
+      }
       const leases = this.options.leases;
       const granted = leases ? await leases.acquire(candidates.keys) : candidates.keys.map((key) => ({ key, token: '' }));
       const held = subset(candidates, indicesWhere(granted, (lease) => lease !== undefined));
       if (held.items.length === 0) return;
       try {
-        await this.flights.run(held.keys, (keys) => this.loadAndFill(kind, subsetByKeys(held, keys), load, fences, 'refresh'));
+        await this.flights.run(held.keys, (keys) => this.loadAndFill(kind, subsetByKeys(held, keys), served.load, fences, 'refresh'));
       } finally {
         await leases?.release(granted.filter((lease): lease is Lease => lease !== undefined));
       }
@@ -300,22 +326,12 @@ function subsetByKeys<R>(request: CacheRequest<R>, keys: readonly string[]): Cac
   return subset(request, keys.map((key) => position.get(key) as number));
 }
 
-function indicesWhere<T>(values: readonly T[], predicate: (value: T) => boolean): number[] {
+function indicesWhere<T>(values: readonly T[], predicate: (value: T, index: number) => boolean): number[] {
   const indices: number[] = [];
   values.forEach((value, i) => {
-    if (predicate(value)) indices.push(i);
+    if (predicate(value, i)) indices.push(i);
   });
   return indices;
-}
-
-function pick<T>(values: readonly (T | undefined)[], indices: readonly number[]): T[] {
-  return indices.map((i) => values[i] as T);
-}
-
-function merge<V>(length: number, ...parts: [readonly number[], readonly V[]][]): V[] {
-  const merged = new Array<V>(length);
-  for (const [indices, values] of parts) indices.forEach((index, j) => (merged[index] = values[j] as V));
-  return merged;
 }
 
 function freeze<V>(value: V): V {

@@ -23,7 +23,7 @@ export interface Config {
   l2MaxBytes: number;
   /** `CACHE_ABSENT_TTL_SECONDS`: how long an id that matched no row is remembered as absent. @default 10 */
   absentTtlSeconds: number;
-  /** `REDIS_COMMAND_TIMEOUT_MS`: after this, an L3 call is given up and the read falls through. @default 250 */
+  /** `REDIS_COMMAND_TIMEOUT_MS`: after this, an L3 call is given up and the read falls through (event-loop lag does not count, see TierGuard). @default 250 */
   redisCommandTimeoutMs: number;
   /** `CACHE_XFETCH_BETA`: XFetch early refresh; higher refreshes earlier, 0 turns it off. @default 1 */
   xfetchBeta: number;

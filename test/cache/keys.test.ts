@@ -58,4 +58,37 @@ describe('cache keys', () => {
     expect(() => canonicalEncode([Number.NaN])).toThrow(TypeError);
     expect(() => canonicalEncode({ first: Number.POSITIVE_INFINITY })).toThrow(/finite/);
   });
+
+  it('give each tag its own generation key, distinct from every entity and list key', () => {
+    expect(keys.tag('Product:7')).toBe(keys.tag('Product:7'));
+    expect(keys.tag('Product:7').startsWith(keys.keyspace)).toBe(true);
+    const samples = [
+      keys.tag('Product'),
+      keys.tag('Product:7'),
+      keys.tag('Product:70'),
+      keys.tag('Category:5:products'),
+      keys.tag('Query.products'),
+      keys.entity(Product, 7),
+      keys.list(ProductPages, null, {}),
+      keys.lease(keys.entity(Product, 7)),
+    ];
+    expect(new Set(samples).size).toBe(samples.length);
+    expect(keys.tag('a{b}')).not.toMatch(/[{}]/);
+  });
+
+  it('give each cache key its own lease key, brace-free even when the key had escaped braces', () => {
+    const listKey = keys.list(ProductPages, null, { note: 'a{b}c' });
+    expect(keys.lease(listKey)).toBe(keys.lease(listKey));
+    expect(keys.lease(listKey)).not.toBe(listKey);
+    expect(keys.lease(listKey).startsWith(keys.keyspace)).toBe(true);
+    expect(keys.lease(listKey)).not.toMatch(/[{}]/);
+    expect(keys.lease(keys.entity(Product, 1))).not.toBe(keys.lease(keys.entity(Product, 2)));
+  });
+
+  it('name an invalidation channel inside the keyspace, one per prefix', () => {
+    expect(keys.invalidationChannel.startsWith(keys.keyspace)).toBe(true);
+    expect(keys.invalidationChannel).toBe(new CacheKeys('app:').invalidationChannel);
+    expect(keys.invalidationChannel).not.toBe(new CacheKeys('other:').invalidationChannel);
+    expect(keys.invalidationChannel).not.toMatch(/[{}]/);
+  });
 });

@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { buildSchema as sdlSchema } from 'graphql';
-import { absentTtlSeconds, entityTtlSeconds, listTtlSeconds, readCacheHint } from '../../src/cache/policy.ts';
+import {
+  absentTtlSeconds,
+  entityGraceSeconds,
+  entityTtlSeconds,
+  listGraceSeconds,
+  listTtlSeconds,
+  readCacheHint,
+} from '../../src/cache/policy.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
 
 const DIRECTIVE = `enum CacheControlScope { PUBLIC PRIVATE }
-directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION`;
+directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
+directive @cacheGrace(staleWhileRevalidate: Int!) on OBJECT`;
 
 describe('data TTLs from @cacheControl', () => {
   const schema = buildSchema();
@@ -60,5 +68,44 @@ describe('data TTLs from @cacheControl', () => {
   it('names a type or field that is not in the schema', () => {
     expect(() => entityTtlSeconds(schema, 'Nope')).toThrow(/Nope is not an object type/);
     expect(() => listTtlSeconds(schema, 'Product', 'nope')).toThrow(/Product.nope is not in the schema/);
+  });
+});
+
+describe('grace from @cacheGrace', () => {
+  const schema = buildSchema();
+
+  it('an entity may be served stale for its type’s staleWhileRevalidate', () => {
+    expect(entityGraceSeconds(schema, 'Product')).toBe(30);
+    expect(entityGraceSeconds(schema, 'Category')).toBe(600);
+    expect(entityGraceSeconds(schema, 'Review')).toBe(60);
+    expect(entityGraceSeconds(schema, 'User')).toBe(600);
+  });
+
+  it('a list has the grace of the type it returns', () => {
+    expect(listGraceSeconds(schema, 'Query', 'products')).toBe(30);
+    expect(listGraceSeconds(schema, 'Category', 'products')).toBe(30);
+    expect(listGraceSeconds(schema, 'Product', 'reviews')).toBe(60);
+    expect(listGraceSeconds(schema, 'Query', 'categories')).toBe(600);
+  });
+
+  it('no directive, or a value that is not positive, means no grace', () => {
+    const custom = sdlSchema(`${DIRECTIVE}
+      type Query { plain: [Plain!]! graced: [Graced!]! zero: [Zero!]! negative: Negative names: [String!]! }
+      type Plain @cacheControl(maxAge: 50) { id: ID! }
+      type Graced @cacheControl(maxAge: 50) @cacheGrace(staleWhileRevalidate: 7) { id: ID! }
+      type Zero @cacheGrace(staleWhileRevalidate: 0) { id: ID! }
+      type Negative @cacheGrace(staleWhileRevalidate: -5) { id: ID! }`);
+    expect(entityGraceSeconds(custom, 'Plain')).toBe(0);
+    expect(entityGraceSeconds(custom, 'Graced')).toBe(7);
+    expect(entityGraceSeconds(custom, 'Zero')).toBe(0);
+    expect(entityGraceSeconds(custom, 'Negative')).toBe(0);
+    expect(listGraceSeconds(custom, 'Query', 'plain')).toBe(0);
+    expect(listGraceSeconds(custom, 'Query', 'graced')).toBe(7);
+    expect(listGraceSeconds(custom, 'Query', 'names')).toBe(0);
+  });
+
+  it('names a type or field that is not in the schema', () => {
+    expect(() => entityGraceSeconds(schema, 'Nope')).toThrow(/Nope is not an object type/);
+    expect(() => listGraceSeconds(schema, 'Product', 'nope')).toThrow(/Product.nope is not in the schema/);
   });
 });

@@ -61,7 +61,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const { category, products } = await createCatalogFixture(app().app.database.prisma, { products: 2, reviewsEach: 2 });
     const product = products[0]!;
     const warmed = await warm(app(), PRODUCT, { id: product.id });
-    const reviewId = warmed.data.product.reviews[0].id as string;
+    const reviewId = warmed.data?.product.reviews[0].id as string;
     await warm(app(), CATEGORY, { id: category.id });
 
     const deleted = await app().query(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: String(product.id) });

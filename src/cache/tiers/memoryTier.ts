@@ -42,6 +42,8 @@ export class MemoryTier implements CacheTier {
     });
     this.invalidatedAt = new LRUCache<string, number>({
       max: options.rememberedTags ?? 100_000,
+      // Only a tag pushed out is forgotten; a tag invalidated again just gets its new number.
+      noDisposeOnSet: true,
       dispose: (sequence) => (this.forgottenAt = Math.max(this.forgottenAt, sequence)),
     });
   }

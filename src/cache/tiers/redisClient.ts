@@ -2,13 +2,13 @@ import { Redis } from 'ioredis';
 
 export interface RedisClientOptions {
   url: string;
-  /** Every command gives up after this many ms; a slow Redis must not stall a request. */
+  /** A slow Redis must not stall a request: callers give up after this many ms (see connectionOptions). */
   commandTimeoutMs: number;
 }
 
 /**
  * A connection tuned for a cache that may fail: commands fail at once while disconnected (no offline
- * queue, no per-request retries) or after `commandTimeoutMs`, and the client keeps reconnecting in
+ * queue, no per-request retries) or, through TierGuard, after `commandTimeoutMs`, and the client keeps reconnecting in
  * the background with a capped backoff.
  */
 export function createRedisClient(options: RedisClientOptions): Redis {
@@ -21,10 +21,17 @@ export function createRedisClient(options: RedisClientOptions): Redis {
   });
 }
 
-/** The per-connection part of the options above, shared with Cluster clients (their `redisOptions`). */
+/**
+ * The per-connection part of the options above, shared with Cluster clients (their `redisOptions`).
+ *
+ * The client's own command timeout is only a backstop, far above `commandTimeoutMs`: its timer fires
+ * even when the reply has arrived but the event loop was too busy to read it, so under a burst of
+ * requests it reports outages that are not there. The callers that must not wait (TierGuard) apply
+ * `commandTimeoutMs` themselves, in a way that event-loop lag does not trip.
+ */
 export function connectionOptions(commandTimeoutMs: number) {
   return {
-    commandTimeout: commandTimeoutMs,
+    commandTimeout: Math.max(5000, commandTimeoutMs * 10),
     connectTimeout: Math.max(1000, commandTimeoutMs * 4),
     maxRetriesPerRequest: 0,
   };

@@ -72,17 +72,16 @@ export class RedisTier implements CacheTier {
     // Without the generations we cannot stamp the entries, and an unstamped entry could be stale.
     if (writes.length === 0 || generations === undefined) return;
     const redis = this.redis as WithScripts;
+    const records = writes.map((write) => {
+      const stamps = write.tags.map((tag) => generations.get(tag));
+      // A caller's bug, not an outage: thrown before the guard, which would mark Redis down.
+      if (stamps.includes(undefined)) throw new TypeError(`write of ${write.key} has a tag outside its fence`);
+      const version = String(write.entry.version).padStart(VERSION_DIGITS, '0');
+      return { write, version, value: Buffer.concat([Buffer.from(version), packr.pack(stamps), write.bytes]) };
+    });
     await this.options.guard.run(undefined, async () => {
       // Issued in one tick, these leave as one pipeline (enableAutoPipelining): one round trip.
-      await Promise.all(
-        writes.map((write) => {
-          const stamps = write.tags.map((tag) => generations.get(tag));
-          if (stamps.includes(undefined)) throw new TypeError(`write of ${write.key} has a tag outside its fence`);
-          const version = String(write.entry.version).padStart(VERSION_DIGITS, '0');
-          const value = Buffer.concat([Buffer.from(version), packr.pack(stamps), write.bytes]);
-          return redis.setUnlessNewer(write.key, value, version, Math.max(1, Math.ceil(write.ttlMs)));
-        }),
-      );
+      await Promise.all(records.map(({ write, version, value }) => redis.setUnlessNewer(write.key, value, version, Math.max(1, Math.ceil(write.ttlMs)))));
     });
   }
 
@@ -90,13 +89,20 @@ export class RedisTier implements CacheTier {
     if (tags.length === 0) return true;
     const redis = this.redis;
     const lifetimes = new Map(uniqueTags([tags]).map((tag) => [this.options.keys.tag(tag), this.options.tagLifetimeMs(tag)]));
+    for (const [key, ms] of lifetimes) {
+      if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`tag ${key} has lifetime ${ms} ms; it must be a positive whole number`);
+    }
     return this.options.guard.run(false, async () => {
       // One MULTI per hash slot: all of them at once on a single Redis.
       await Promise.all(
         groupBySlot([...lifetimes.keys()], redis).map((group) => {
           const multi = redis.multi();
           for (const key of group) multi.set(key, newGeneration(), 'PX', lifetimes.get(key) as number);
-          return multi.exec();
+          // exec() resolves even when a command inside failed: look at each reply.
+          return multi.exec().then((replies) => {
+            const failed = replies === null ? new Error('MULTI aborted') : replies.find(([error]) => error)?.[0];
+            if (failed) throw failed;
+          });
         }),
       );
       return true;

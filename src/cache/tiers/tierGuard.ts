@@ -6,6 +6,11 @@ export interface TierGuardOptions {
   logger: Logger;
   /** After a failure, calls skip the tier for this long (ms) instead of each paying a timeout. @default 1000 */
   retryAfterMs?: number;
+  /**
+   * A call that has not answered after this long is given up (the tier counts as down). Measured so
+   * that event-loop lag does not count: see {@link withTimeout}. Unset: the client's own timeout.
+   */
+  timeoutMs?: number;
   now?: () => number;
 }
 
@@ -36,7 +41,7 @@ export class TierGuard {
   async run<T>(fallback: T, call: () => Promise<T>): Promise<T> {
     if (this.down && this.now() < this.skipUntil) return fallback;
     try {
-      const result = await call();
+      const result = this.options.timeoutMs === undefined ? await call() : await withTimeout(call(), this.options.timeoutMs);
       this.markUp();
       return result;
     } catch (error) {
@@ -62,4 +67,38 @@ export class TierGuard {
     this.down = false;
     this.options.logger.info({ tier: this.options.tier }, `cache tier ${this.options.tier} recovered`);
   }
+}
+
+/**
+ * Rejects if `promise` has not settled `ms` after the call. A plain timer would also fire when the
+ * reply arrived in time but the event loop was busy (a burst of requests keeps it busy for longer
+ * than any sensible timeout), and turn load into a false outage. So the timer only schedules the
+ * check with setImmediate, which runs after the event loop's I/O phase: a reply that is already
+ * waiting on the socket is read first, and only a reply that truly has not come counts as late.
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (settled) return;
+        settled = true;
+        reject(new Error(`no answer within ${ms} ms`));
+      });
+    }, ms);
+    promise.then(
+      (value) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }

@@ -1,26 +1,98 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
-import { categoryKind, tierContract, write } from './tierContract.ts';
+import { category, entries, read, store, tierContract, write } from './tierContract.ts';
 
-tierContract('MemoryTier (L2)', async () => ({ tier: new MemoryTier({ maxBytes: 1024 * 1024 }), key: (k) => k }));
+tierContract('MemoryTier (L2)', async () => ({ tier: new MemoryTier({ maxBytes: 1024 * 1024 }), key: (k) => k, tag: (t) => t }));
 
 describe('MemoryTier is bounded by bytes', () => {
   it('never holds more than maxBytes, evicting the least recently used first', async () => {
     const tier = new MemoryTier({ maxBytes: 4096 });
     for (let id = 1; id <= 200; id++) {
-      await tier.setMany([write(`k${id}`, { id, name: 'x'.repeat(50), slug: `s${id}` })]);
+      await store(tier, [write(`k${id}`, { id, name: 'x'.repeat(50), slug: `s${id}` }, { tags: [`Category:${id}`] })]);
       expect(tier.sizeBytes).toBeLessThanOrEqual(4096);
     }
-    const [oldest, newest] = await tier.getMany(['k1', 'k200'], categoryKind);
+    const [oldest, newest] = await entries(tier, [
+      { key: 'k1', tags: ['Category:1'] },
+      { key: 'k200', tags: ['Category:200'] },
+    ]);
     expect(oldest).toBeUndefined();
     expect(newest?.value?.id).toBe(200);
   });
 
   it('counts an entry by its encoded size, so large values take more room', async () => {
     const tier = new MemoryTier({ maxBytes: 1024 * 1024 });
-    await tier.setMany([write('small', { id: 1, name: 'a', slug: 'a' })]);
+    await store(tier, [write('small', { id: 1, name: 'a', slug: 'a' })]);
     const small = tier.sizeBytes;
-    await tier.setMany([write('large', { id: 2, name: 'b'.repeat(10_000), slug: 'b' })]);
+    await store(tier, [write('large', { id: 2, name: 'b'.repeat(10_000), slug: 'b' })]);
     expect(tier.sizeBytes - small).toBeGreaterThan(10_000);
+  });
+
+  it('forgets the tags of evicted entries: invalidating them later touches nothing', async () => {
+    const tier = new MemoryTier({ maxBytes: 4096 });
+    for (let id = 1; id <= 200; id++) await store(tier, [write(`k${id}`, category(id), { tags: [`Category:${id}`] })]);
+    const survivor = write('k200', category(200), { tags: ['Category:200'] });
+    expect(await tier.invalidateTags(Array.from({ length: 199 }, (_, i) => `Category:${i + 1}`))).toBe(true);
+    expect((await entries(tier, [read(survivor)]))[0]?.value).toEqual(category(200));
+  });
+});
+
+describe('MemoryTier remembers a bounded number of invalidated tags', () => {
+  it('refuses, conservatively, a write fenced before a tag it has since forgotten', async () => {
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024, rememberedTags: 2 });
+    const w = write('k', category(1), { tags: ['Category:1'] });
+    const fence = await tier.fence(w.tags);
+    // Category:1 is pushed out of the two remembered tags: the tier can no longer tell it was invalidated.
+    await tier.invalidateTags(['Category:1']);
+    await tier.invalidateTags(['Category:2']);
+    await tier.invalidateTags(['Category:3']);
+    await tier.setMany([w], fence);
+    expect(await entries(tier, [read(w)])).toEqual([undefined]);
+  });
+
+  it('accepts a write fenced after the forgotten tags', async () => {
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024, rememberedTags: 2 });
+    await tier.invalidateTags(['Category:1']);
+    await tier.invalidateTags(['Category:2']);
+    await tier.invalidateTags(['Category:3']);
+    const w = write('k', category(1), { tags: ['Category:1'] });
+    await tier.setMany([w], await tier.fence(w.tags));
+    expect(await entries(tier, [read(w)])).toEqual([w.entry]);
+  });
+
+  // lru-cache disposes an overwritten value too: a tag invalidated twice must not count as forgotten.
+  it('accepts a write fenced before repeated invalidations of other tags', async () => {
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024 });
+    const w = write('k', category(1), { tags: ['Category:1'] });
+    const fence = await tier.fence(w.tags);
+    await tier.invalidateTags(['Category:2']);
+    await tier.invalidateTags(['Category:2']);
+    await tier.setMany([w], fence);
+    expect(await entries(tier, [read(w)])).toEqual([w.entry]);
+  });
+});
+
+describe('MemoryTier while paused (it cannot hear other instances’ invalidations)', () => {
+  it('reads miss and writes are dropped', async () => {
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024 });
+    const held = write('held', category(1));
+    await store(tier, [held]);
+    tier.pause();
+    expect(await entries(tier, [read(held)])).toEqual([undefined]);
+    const dropped = write('dropped', category(2));
+    await store(tier, [dropped]);
+    tier.resume();
+    expect(await entries(tier, [read(held), read(dropped)])).toEqual([undefined, undefined]);
+  });
+
+  it('after resuming, refuses fills fenced before it and accepts later ones', async () => {
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024 });
+    const w = write('k', category(1), { tags: ['Category:1'] });
+    const before = await tier.fence(w.tags);
+    tier.pause();
+    tier.resume();
+    await tier.setMany([w], before);
+    expect(await entries(tier, [read(w)])).toEqual([undefined]);
+    await tier.setMany([w], await tier.fence(w.tags));
+    expect(await entries(tier, [read(w)])).toEqual([w.entry]);
   });
 });

@@ -4,17 +4,26 @@ import { pino } from 'pino';
 import { connectionOptions } from '../../../src/cache/tiers/redisClient.ts';
 import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
+import { tags } from '../../../src/cache/tags/tags.ts';
 import { ThrowawayCluster } from '../../support/throwawayCluster.ts';
-import { categoryKind, tierContract, write } from './tierContract.ts';
+import { category, categoryKind, entries, read, store, tierContract, write } from './tierContract.ts';
 
 /**
- * L3 on a real three-node Redis Cluster: a cluster refuses (CROSSSLOT) any MGET or UNLINK whose keys
- * span slots, so these pass only if RedisTier groups every multi-key command by slot.
+ * L3 on a real three-node Redis Cluster: a cluster refuses (CROSSSLOT) any MGET or MULTI whose keys
+ * span slots, so these pass only if RedisTier groups every multi-key command, entry keys and tag
+ * keys alike, by slot.
  */
 let cluster: ThrowawayCluster;
 let client: Cluster;
-let tier: RedisTier;
 let namespace = 0;
+const logger = pino({ level: 'silent' });
+
+/** A guard that never skips: a swallowed CROSSSLOT error would read as a miss and hide the bug. */
+const transparent = { run: <T>(_fallback: T, call: () => Promise<T>) => call() };
+
+function tierOver(keys: CacheKeys): RedisTier {
+  return new RedisTier({ redis: client, guard: transparent, keys, tagLifetimeMs: () => 60_000, logger });
+}
 
 beforeAll(async () => {
   cluster = await ThrowawayCluster.start();
@@ -24,9 +33,6 @@ beforeAll(async () => {
     enableAutoPipelining: true,
   });
   await client.set('warmup', '1');
-  const logger = pino({ level: 'silent' });
-  // A guard that never skips: a swallowed CROSSSLOT error would read as a miss and hide the bug.
-  tier = new RedisTier({ redis: client, guard: { run: (_fallback, call) => call() }, logger });
 }, 60_000);
 
 afterAll(async () => {
@@ -35,18 +41,40 @@ afterAll(async () => {
 });
 
 tierContract('RedisTier on Redis Cluster (L3)', async () => {
-  const prefix = `c${namespace++}:`;
-  return { tier, key: (k) => prefix + k };
+  const keys = new CacheKeys(`c${namespace++}:`);
+  return { tier: tierOver(keys), key: (k) => keys.keyspace + k, tag: (t) => t };
 });
 
 describe('RedisTier on Redis Cluster', () => {
-  it('reads a batch of keys spread over many slots and nodes in one call', async () => {
-    const keys = new CacheKeys('cluster:');
-    const writes = Array.from({ length: 60 }, (_, i) => write(keys.entity(categoryKind, i + 1), { id: i + 1, name: `C${i}`, slug: `c${i}` }));
-    await tier.setMany(writes);
-    const read = await tier.getMany(writes.map((w) => w.key), categoryKind);
-    expect(read.map((entry) => entry?.value?.id)).toEqual(writes.map((_, i) => i + 1));
-    await tier.deleteMany(writes.map((w) => w.key));
-    expect((await tier.getMany(writes.map((w) => w.key), categoryKind)).every((e) => e === undefined)).toBe(true);
+  const keys = new CacheKeys('cluster:');
+
+  it('reads, fences, writes and invalidates a batch whose keys and tags span every node', async () => {
+    const tier = tierOver(keys);
+    const writes = Array.from({ length: 60 }, (_, i) =>
+      write(keys.entity(categoryKind, i + 1), category(i + 1), { tags: [tags.entity('Category', i + 1), tags.type('Category')] }),
+    );
+    const { entries: before, fence } = await tier.getMany(writes.map(read), categoryKind);
+    expect(before.every((e) => e === undefined)).toBe(true);
+    await tier.setMany(writes, fence);
+    expect((await entries(tier, writes.map(read))).map((e) => e?.value?.id)).toEqual(writes.map((_, i) => i + 1));
+
+    // Twenty tags over many slots, in one call.
+    expect(await tier.invalidateTags(writes.slice(0, 20).map((_, i) => tags.entity('Category', i + 1)))).toBe(true);
+    const afterSome = await entries(tier, writes.map(read));
+    expect(afterSome.map((e) => e !== undefined)).toEqual(writes.map((_, i) => i >= 20));
+
+    expect(await tier.invalidateTags([tags.type('Category')])).toBe(true);
+    expect((await entries(tier, writes.map(read))).every((e) => e === undefined)).toBe(true);
+  });
+
+  it('refuses a batch fenced before an invalidation, across slots', async () => {
+    const tier = tierOver(new CacheKeys('cluster-fence:'));
+    const writes = Array.from({ length: 30 }, (_, i) => write(`cluster-fence:${i}`, category(i + 1), { tags: [`Category:${i + 1}`, 'Category'] }));
+    const fence = await tier.fence(writes.flatMap((w) => w.tags));
+    await tier.invalidateTags(['Category']);
+    await tier.setMany(writes, fence);
+    expect((await entries(tier, writes.map(read))).every((e) => e === undefined)).toBe(true);
+    await store(tier, writes);
+    expect((await entries(tier, writes.map(read))).every((e) => e !== undefined)).toBe(true);
   });
 });
