@@ -74,7 +74,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const memoryTier = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes }) : undefined;
   if (memoryTier) tiers.push(memoryTier);
   const keys = new CacheKeys(config.cachePrefix);
-  const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds });
+  const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds, graceEnabled: config.graceEnabled });
   const addresses = new CacheAddresses(keys, kinds);
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
@@ -135,9 +135,11 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         guard: new TierGuard({ tier: 'views', logger, timeoutMs: config.redisCommandTimeoutMs }),
       })
     : undefined;
-  const viewFlusher = redis
+  // The flusher's stream commands get their own connection: background batches never queue behind, or in front of, requests.
+  const flusherRedis = redis && config.redisUrl ? createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
+  const viewFlusher = flusherRedis
     ? new ViewFlusher({
-        redis,
+        redis: flusherRedis,
         prisma: database.prisma,
         prefix: config.cachePrefix,
         consumer: instanceId,
@@ -236,6 +238,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       await apollo.stop();
       // Buffered views go to the database before the connections close.
       await viewFlusher?.stop();
+      if (flusherRedis) await closeRedisClient(flusherRedis);
       invalidator.stop();
       await bus?.stop();
       if (redis) await closeRedisClient(redis);

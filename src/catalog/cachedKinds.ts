@@ -27,7 +27,8 @@ export interface CachedKinds {
   readonly 'Product.reviews': CachedKind<IdList>;
 }
 
-export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTtlSeconds: number }): CachedKinds {
+export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTtlSeconds: number; graceEnabled?: boolean }): CachedKinds {
+  const grace = (seconds: number) => (options.graceEnabled === false ? 0 : seconds);
   function entity<V>(name: string, shape: CachedKind<V>['shape'], versionOf?: (value: V) => number): CachedKind<V> {
     const ttl = entityTtlSeconds(schema, name);
     return {
@@ -36,7 +37,7 @@ export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTt
       shapeVersion: shapeVersion(shape),
       ttlSeconds: ttl,
       absentTtlSeconds: absentTtlSeconds(ttl, options.absentTtlSeconds),
-      graceSeconds: entityGraceSeconds(schema, name),
+      graceSeconds: grace(entityGraceSeconds(schema, name)),
       ...(versionOf ? { versionOf } : {}),
     };
   }
@@ -48,7 +49,7 @@ export function cachedKindsFromSchema(schema: GraphQLSchema, options: { absentTt
       shapeVersion: shapeVersion(idListShape),
       ttlSeconds: listTtlSeconds(schema, parent, field),
       absentTtlSeconds: 0,
-      graceSeconds: listGraceSeconds(schema, parent, field),
+      graceSeconds: grace(listGraceSeconds(schema, parent, field)),
     };
   }
   return {

@@ -25,6 +25,8 @@ export interface Config {
   absentTtlSeconds: number;
   /** `REDIS_COMMAND_TIMEOUT_MS`: after this, an L3 call is given up and the read falls through (event-loop lag does not count, see TierGuard). @default 250 */
   redisCommandTimeoutMs: number;
+  /** `CACHE_GRACE`: `on` serves entries past their TTL within their type's `@cacheGrace` while one refresh runs; `off` never serves past the TTL. @default "on" */
+  graceEnabled: boolean;
   /** `CACHE_XFETCH_BETA`: XFetch early refresh; higher refreshes earlier, 0 turns it off. @default 1 */
   xfetchBeta: number;
   /** `CACHE_LEASE_MS`: how long one instance's lease on a missing key lasts if never released. @default 2000 */
@@ -56,6 +58,7 @@ export function loadConfig(env: Env = process.env): Config {
     l2MaxBytes: integer(env, 'CACHE_L2_MAX_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
     absentTtlSeconds: integer(env, 'CACHE_ABSENT_TTL_SECONDS', 10, 1, 86_400),
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 250, 1, 60_000),
+    graceEnabled: oneOf(env, 'CACHE_GRACE', ['on', 'off'], 'on') === 'on',
     xfetchBeta: decimal(env, 'CACHE_XFETCH_BETA', 1, 0, 100),
     leaseMs: integer(env, 'CACHE_LEASE_MS', 2000, 10, 60_000),
     leaseWaitMs: integer(env, 'CACHE_LEASE_WAIT_MS', 1000, 0, 60_000),

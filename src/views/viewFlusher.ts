@@ -1,0 +1,249 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { Prisma } from '../database/database.ts';
+import type { Logger } from '../logging/logger.ts';
+import { parseEntries, type StreamEntry } from './streamEntries.ts';
+import { applyViewEvents, sweepViewEvents } from './viewEvents.ts';
+import { VIEW_FLUSHERS_GROUP, viewKeys, type ViewKeys } from './viewKeys.ts';
+
+export interface ViewFlusherOptions {
+  redis: Redis | Cluster;
+  prisma: Prisma;
+  /** The app's CACHE_PREFIX, the same the ViewCounter was given. */
+  prefix: string;
+  /** This process's name in the consumer group; unique per process (e.g. hostname-pid-random). */
+  consumer: string;
+  /** Stream entries per batch, so per database statement. @default 500 */
+  batchSize?: number;
+  /** Pause between batches when the last one was not full, in ms. @default 1000 */
+  intervalMs?: number;
+  /**
+   * Entries delivered to a consumer and not acked for this long (ms) are taken over, with XAUTOCLAIM:
+   * that consumer died mid-batch, or its batch failed. Well above one batch's duration. @default 5000
+   */
+  claimIdleMs?: number;
+  /**
+   * How long the dedupe row of an applied view is kept, in ms. It must outlive every way the same
+   * event can still arrive: a redelivery (at most `claimIdleMs` after the crash), a flusher that
+   * stalled between its read and its commit while another took its batch over, or the direct write of
+   * a view whose Redis write timed out yet landed. An hour is far beyond all three, and keeps the
+   * table at one hour of views. @default 3600000
+   */
+  dedupeRetentionMs?: number;
+  logger: Logger;
+  /**
+   * Called after a batch is committed and before it is acked, with the batch's product ids (their
+   * viewCount and version changed); the app invalidates their cache entries here. If it throws, the
+   * batch stays unacked and is redelivered, which applies nothing again but calls this again.
+   */
+  onFlushed?: (productIds: number[]) => Promise<void>;
+}
+
+/**
+ * The write-behind half of the view counter: moves views buffered in the Redis stream into
+ * Product.viewCount, a batch at a time, each view exactly once.
+ *
+ * Every flusher reads the stream in one consumer group, so a batch goes to one of them. A batch is
+ * applied in one database statement that also records its event ids (viewEvents.ts), then acked,
+ * deleted from the stream and subtracted from the pending counts in one Redis script. A flusher
+ * killed between the two steps leaves its batch pending in the group; another flusher (or this one,
+ * restarted under a new name) claims it once idle for `claimIdleMs`, and applying it again adds
+ * nothing. Only entries that this script acks are subtracted, so a batch acked twice (two flushers
+ * racing on a claimed batch) is subtracted once.
+ */
+export class ViewFlusher {
+  private readonly redis: WithViewScripts;
+  private readonly keys: ViewKeys;
+  private readonly batchSize: number;
+  private readonly intervalMs: number;
+  private readonly claimIdleMs: number;
+  private readonly dedupeRetentionMs: number;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<number> | undefined;
+  // Where the next XAUTOCLAIM resumes its walk through the group's pending entries.
+  private claimCursor = '0-0';
+  private failing = false;
+  private lastSweep = 0;
+
+  constructor(private readonly options: ViewFlusherOptions) {
+    this.keys = viewKeys(options.prefix);
+    if (options.consumer.length === 0) throw new TypeError('consumer must be a non-empty name');
+    this.batchSize = getValidCount(options.batchSize, 'batchSize', 500, 1);
+    this.intervalMs = getValidCount(options.intervalMs, 'intervalMs', 1000, 0);
+    this.claimIdleMs = getValidCount(options.claimIdleMs, 'claimIdleMs', 5000, 0);
+    this.dedupeRetentionMs = getValidCount(options.dedupeRetentionMs, 'dedupeRetentionMs', 3_600_000, 1);
+    this.redis = options.redis as WithViewScripts;
+    if (!('ackViews' in options.redis)) options.redis.defineCommand('ackViews', { numberOfKeys: 2, lua: ACK_VIEWS });
+  }
+
+  /**
+   * Flushes in a loop until {@link stop}: at once after a full batch, after `intervalMs` otherwise.
+   * The consumer group is created (with the stream, MKSTREAM) by the first read that finds it
+   * missing, which also covers a Redis that restarted empty.
+   */
+  start(): this {
+    if (this.running) return this;
+    this.running = true;
+    // The first sweep waits a full interval: a process that just started has swept nothing stale yet
+    // worth a statement at startup.
+    this.lastSweep = Date.now();
+    this.schedule(0);
+    return this;
+  }
+
+  /**
+   * One batch: entries abandoned by a dead or failing consumer first, new entries otherwise.
+   * Resolves to the number of stream entries handled (0: nothing to do); throws when Redis or the
+   * database fails, leaving the batch to be claimed again.
+   */
+  async flushOnce(): Promise<number> {
+    const entries = await this.readBatch();
+    if (entries.length === 0) return 0;
+    const { events, productIds, ackArgs } = parseEntries(entries);
+    // Commit first: until the ack below, a crash only means the batch is delivered again.
+    await applyViewEvents(this.options.prisma, events);
+    if (this.options.onFlushed && productIds.length > 0) await this.options.onFlushed(productIds);
+    // Ack, delete and subtract together, so the pending counts never disagree with the stream.
+    await this.redis.ackViews(this.keys.stream, this.keys.pending, VIEW_FLUSHERS_GROUP, ...ackArgs);
+    return entries.length;
+  }
+
+  /**
+   * Stops the loop, waits for the batch in flight, then flushes what is buffered until nothing new
+   * is left for this consumer or `stopTimeoutMs` has passed. A failure ends the drain early: what is
+   * left stays in the stream for the next flusher.
+   */
+  async stop(stopTimeoutMs = 5000): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.inFlight;
+    const deadline = Date.now() + stopTimeoutMs;
+    while (Date.now() < deadline) {
+      try {
+        if ((await this.flushOnce()) === 0) return;
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'view flush at shutdown failed; the rest stays buffered in Redis');
+        return;
+      }
+    }
+  }
+
+  // Private:
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    // stop() waits for this, sweep included, before it flushes the rest and the caller closes the pool.
+    this.inFlight = this.flushLogged().then(async (handled) => {
+      await this.sweepWhenDue();
+      return handled;
+    });
+    const handled = await this.inFlight;
+    this.inFlight = undefined;
+    if (this.running) this.schedule(handled >= this.batchSize ? 0 : this.intervalMs);
+  }
+
+  /** flushOnce for the loop: a failure is logged once per outage and retried on the next tick. */
+  private async flushLogged(): Promise<number> {
+    try {
+      const handled = await this.flushOnce();
+      if (this.failing) {
+        this.failing = false;
+        this.options.logger.info('view flush recovered');
+      }
+      return handled;
+    } catch (error) {
+      if (!this.failing) {
+        this.failing = true;
+        this.options.logger.warn({ err: error }, 'view flush failed; views stay buffered in Redis and are retried');
+      }
+      return 0;
+    }
+  }
+
+  private async sweepWhenDue(): Promise<void> {
+    if (Date.now() - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.lastSweep = Date.now();
+    try {
+      await sweepViewEvents(this.options.prisma, this.dedupeRetentionMs);
+    } catch (error) {
+      // Only the table's size depends on it; the next sweep catches up.
+      this.options.logger.warn({ err: error }, 'sweep of applied view events failed');
+    }
+  }
+
+  private async readBatch(): Promise<StreamEntry[]> {
+    try {
+      return await this.readFromGroup();
+    } catch (error) {
+      // A Redis that restarted empty, or a first run: the group must exist before anyone reads.
+      if (!(error instanceof Error) || !error.message.startsWith('NOGROUP')) throw error;
+      await this.createGroup();
+      return this.readFromGroup();
+    }
+  }
+
+  private async readFromGroup(): Promise<StreamEntry[]> {
+    const { stream } = this.keys;
+    const [cursor, claimed] = (await this.redis.xautoclaim(
+      stream, VIEW_FLUSHERS_GROUP, this.options.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', this.batchSize,
+    )) as [string, StreamEntry[]];
+    this.claimCursor = cursor;
+    if (claimed.length > 0) return claimed;
+    const reply = (await this.redis.xreadgroup(
+      'GROUP', VIEW_FLUSHERS_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'STREAMS', stream, '>',
+    )) as [string, StreamEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  private async createGroup(): Promise<void> {
+    try {
+      // From the start of the stream: views recorded before any flusher ran are still to be applied.
+      await this.redis.xgroup('CREATE', this.keys.stream, VIEW_FLUSHERS_GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      // Another flusher created it first.
+      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
+    }
+  }
+}
+
+// Private:
+
+type WithViewScripts = (Redis | Cluster) & {
+  ackViews(stream: string, pending: string, group: string, ...idsAndProducts: string[]): Promise<number>;
+};
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+/** `value`, or `fallback` when undefined; anything but an integer >= min is a TypeError naming the option. */
+function getValidCount(value: number | undefined, option: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new TypeError(`${option} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * KEYS: stream, pending. ARGV: group, then (entry id, product id) pairs. Acks each entry; only an
+ * entry this call acked is deleted and subtracted from its product's pending count, so an entry acked
+ * by two flushers is subtracted once. A count that reaches 0 loses its field.
+ */
+const ACK_VIEWS = `
+local acked = {}
+local handled = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    handled = handled + 1
+    local product = ARGV[i + 1]
+    if product ~= '' then acked[product] = (acked[product] or 0) + 1 end
+  end
+end
+for product, n in pairs(acked) do
+  if redis.call('HINCRBY', KEYS[2], product, -n) <= 0 then redis.call('HDEL', KEYS[2], product) end
+end
+return handled
+`;
