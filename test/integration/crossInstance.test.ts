@@ -71,7 +71,7 @@ describe('L2 after a lost subscription', () => {
     expect((await b.app.memoryTier!.getMany([address], b.app.kinds.Product)).entries[0]).toBeDefined();
 
     // Cut every subscription; B's client reconnects by itself a moment later.
-    await admin.client('KILL', 'TYPE', 'pubsub');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     const cutAt = performance.now();
     while (b.app.coherent() && performance.now() - cutAt < 1000) await new Promise((resolve) => setImmediate(resolve));
     expect(b.app.coherent()).toBe(false);
