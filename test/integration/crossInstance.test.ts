@@ -76,7 +76,7 @@ describe('L2 after a lost subscription', () => {
     while (b.app.coherent() && performance.now() - cutAt < 1000) await new Promise((resolve) => setImmediate(resolve));
     expect(b.app.coherent()).toBe(false);
     expect(await b.query(`{ __typename }`)).toBeDefined();
-    const health = await (await fetch(`${b.url}/health/ready`)).json();
+    const health = (await (await fetch(`${b.url}/health/ready`)).json()) as { tiers: Record<string, string> };
     expect(health.tiers.L2).toBe('paused');
     // A write whose message B may never hear.
     expect((await a.query(RENAME, { id, input: { name: 'Written while B was away' } })).body.errors).toBeUndefined();
