@@ -23,6 +23,11 @@ export interface ReadThroughOptions {
   random?: () => number;
   /** Told of every database load: what metrics and the stampede tests count. */
   onLoad?: (load: LoadEvent) => void;
+  /**
+   * Told of every read that found no servable entry for `keys` in any tier, and so waits for a load
+   * (its own, or one already in flight): what a request experiences as a miss.
+   */
+  onMiss?: (miss: { readonly kind: string; readonly keys: readonly string[] }) => void;
   /** Told of a background refresh that failed (the entry is served until it expires). */
   onRefreshError?: (error: unknown, kind: string) => void;
 }
@@ -132,6 +137,7 @@ export class ReadThrough {
     // The database, once per key however many requests miss it at the same time.
     if (pending.length > 0) {
       const missing = subset(request, pending);
+      this.options.onMiss?.({ kind: kind.name, keys: missing.keys });
       const values = (await this.flights.run(missing.keys, (keys) =>
         this.loadLed(kind, subsetByKeys(missing, keys), load, fences),
       )) as (V | null)[];
