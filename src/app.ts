@@ -36,6 +36,11 @@ import { DirectViewRecorder } from './views/directViewRecorder.ts';
 import { ViewCounter } from './views/viewCounter.ts';
 import { ViewFlusher } from './views/viewFlusher.ts';
 
+export interface AppEvents {
+  load: [LoadEvent];
+  miss: [{ readonly kind: string; readonly keys: readonly string[] }];
+}
+
 /** A wired server: what main.ts starts and what the integration tests drive and inspect. */
 export interface App {
   readonly http: Server;
@@ -52,8 +57,8 @@ export interface App {
   readonly invalidator: Invalidator;
   /** Whether this instance hears other instances' invalidations (L2 is in use); true without L3. */
   readonly coherent: () => boolean;
-  /** Emits 'load' with a {@link LoadEvent} for every database load of the read path. */
-  readonly events: EventEmitter<{ load: [LoadEvent] }>;
+  /** Emits 'load' for every database load of the read path, and 'miss' for every read that waited on one. */
+  readonly events: EventEmitter<AppEvents>;
   /** Every cached kind, with its TTLs and shape version. */
   readonly kinds: CachedKinds;
   /** The tiers in use, for logs: "L1", "L2", "L3". */
@@ -106,7 +111,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     redisGuard = guard;
   }
 
-  const events = new EventEmitter<{ load: [LoadEvent] }>();
+  const events = new EventEmitter<AppEvents>();
   const readThrough = new ReadThrough({
     tiers,
     ...(leases ? { leases } : {}),
@@ -116,6 +121,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       logger.debug({ kind: load.kind, keys: load.keys, reason: load.reason }, 'database load');
       events.emit('load', load);
     },
+    onMiss: (miss) => events.emit('miss', miss),
     onRefreshError: (error, kind) => logger.warn({ err: error, kind }, 'background refresh failed; the entry is served until it expires'),
   });
   const invalidator = new Invalidator({
