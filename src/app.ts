@@ -151,6 +151,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         consumer: instanceId,
         batchSize: config.viewFlushBatchSize,
         intervalMs: config.viewFlushIntervalMs,
+        claimIdleMs: config.viewFlushClaimIdleMs,
         logger,
         // The flushed rows' viewCount (and version) changed under the cache.
         onFlushed: (productIds) => invalidator.invalidate(productIds.map((id) => tags.entity('Product', id))),

@@ -37,6 +37,8 @@ export interface Config {
   viewFlushIntervalMs: number;
   /** `VIEW_FLUSH_BATCH_SIZE`: views moved per database transaction. @default 500 */
   viewFlushBatchSize: number;
+  /** `VIEW_FLUSH_CLAIM_IDLE_MS`: a batch taken by a flusher that has been silent this long (it died) is taken over. @default 5000 */
+  viewFlushClaimIdleMs: number;
   /** `SEED_PRODUCTS`: catalog size seeded into an empty embedded database on first start. @default 1000 */
   seedProducts: number;
   /** `LOG_LEVEL`: pino level. @default "info" */
@@ -64,6 +66,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseWaitMs: integer(env, 'CACHE_LEASE_WAIT_MS', 1000, 0, 60_000),
     viewFlushIntervalMs: integer(env, 'VIEW_FLUSH_INTERVAL_MS', 1000, 10, 3_600_000),
     viewFlushBatchSize: integer(env, 'VIEW_FLUSH_BATCH_SIZE', 500, 1, 100_000),
+    viewFlushClaimIdleMs: integer(env, 'VIEW_FLUSH_CLAIM_IDLE_MS', 5000, 0, 3_600_000),
     seedProducts: integer(env, 'SEED_PRODUCTS', 1000, 1, 10_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   };

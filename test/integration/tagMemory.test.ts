@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useTestApp } from '../support/testApp.ts';
+import { keysUnder, useTestApp } from '../support/testApp.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
 
 /**
@@ -28,13 +28,7 @@ describe('tag memory under a create/delete workload', () => {
     }
 
     const redis = t.app.redis!;
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${t.prefix}*`, 'COUNT', 1000);
-      keys.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
+    const keys = await keysUnder(redis, t.prefix);
     const ttls = await Promise.all(keys.map((key) => redis.pttl(key)));
     const bytes = (await Promise.all(keys.map((key) => redis.memory('USAGE', key)))).reduce<number>((sum, n) => sum + (n ?? 0), 0);
     const tagKeys = keys.filter((key) => key.startsWith(`${t.app.keys.keyspace}["t",`));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { useTestApp, type TestApp } from '../support/testApp.ts';
+import { keysUnder, useTestApp, type TestApp } from '../support/testApp.ts';
 
 const PRODUCT = `query($id: ID!) { product(id: $id) { id name priceCents stock category { id } reviews { id rating } } }`;
 const CATEGORY = `query($id: ID!) { category(id: $id) { products { id name } } }`;
@@ -139,14 +139,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
 /** Every L3 key of the app with its bytes, and the size of its L2. */
 async function cacheSnapshot(t: TestApp) {
   const redis = t.app.redis!;
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${t.prefix}*`, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  keys.sort();
+  const keys = (await keysUnder(redis, t.prefix)).sort();
   const values = keys.length > 0 ? await redis.mgetBuffer(...keys) : [];
   return { l3: keys.map((key, i) => [key, values[i]?.toString('base64')]), l2Bytes: t.app.memoryTier?.sizeBytes };
 }

@@ -109,16 +109,24 @@ export function useTestApp(env: Record<string, string | undefined> = {}): () => 
   };
 }
 
-/** Deletes every key under a prefix, with SCAN (never KEYS, never FLUSHALL: the Redis is shared). */
+/** Every key under a prefix, found with SCAN (never KEYS: the Redis is shared). */
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+/** Deletes every key under a prefix (never FLUSHALL: the Redis is shared). */
 export async function deletePrefix(prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    const keys = await keysUnder(redis, prefix);
+    for (let i = 0; i < keys.length; i += 500) await redis.unlink(...keys.slice(i, i + 500));
   } finally {
     redis.disconnect();
   }

@@ -4,29 +4,17 @@ import { pino } from 'pino';
 import type { Redis } from 'ioredis';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { Leases } from '../../../src/cache/stampede/leases.ts';
-import { createRedisClient, waitUntilReady } from '../../../src/cache/tiers/redisClient.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
-import { redisUrl } from '../../support/services.ts';
+import { RedisClients } from '../../support/redisClients.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
-import { freePort, ThrowawayRedis } from '../../support/throwawayRedis.ts';
+import { ThrowawayRedis } from '../../support/throwawayRedis.ts';
 
 const prefix = uniquePrefix();
 const keys = new CacheKeys(prefix);
 const logger = pino({ level: 'silent' });
-const clients: Redis[] = [];
-
-async function connect(url = redisUrl, options = { waitMs: 5000 }): Promise<Redis> {
-  const redis = createRedisClient({ url, commandTimeoutMs: 1000 });
-  redis.on('error', () => {});
-  clients.push(redis);
-  if (options.waitMs > 0) await waitUntilReady(redis, options.waitMs);
-  return redis;
-}
-
-/** A connection to a port nothing listens on: it never becomes ready, so nobody waits for it. */
-async function connectToNothing(): Promise<Redis> {
-  return connect(`redis://127.0.0.1:${await freePort()}`, { waitMs: 0 });
-}
+const clients = new RedisClients();
+const connect = clients.connect.bind(clients);
+const connectToNothing = clients.connectToNothing.bind(clients);
 
 /** The leases of one instance: its own connection, its own guard. */
 async function instance(options: { leaseMs?: number; url?: string; redis?: Redis } = {}): Promise<Leases> {
@@ -43,7 +31,7 @@ const observer = await connect();
 
 afterAll(async () => {
   await deletePrefix(prefix);
-  for (const client of clients) client.disconnect();
+  clients.disconnectAll();
 });
 
 describe('Leases', () => {

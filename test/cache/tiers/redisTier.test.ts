@@ -3,32 +3,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import type { Redis } from 'ioredis';
 import { CacheKeys } from '../../../src/cache/keys.ts';
-import { createRedisClient, waitUntilReady } from '../../../src/cache/tiers/redisClient.ts';
+import { waitUntilReady } from '../../../src/cache/tiers/redisClient.ts';
 import { groupBySlot, RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
-import { redisUrl } from '../../support/services.ts';
+import { RedisClients } from '../../support/redisClients.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
-import { freePort, ThrowawayRedis } from '../../support/throwawayRedis.ts';
+import { ThrowawayRedis } from '../../support/throwawayRedis.ts';
 import { category, categoryKind, entries, read, store, tierContract, write } from './tierContract.ts';
 
 const prefix = uniquePrefix();
 const logger = pino({ level: 'silent' });
 const TAG_LIFETIME_MS = 10 * 60_000;
-const clients: Redis[] = [];
-
-/** A connection as the app makes one; without an offline queue, commands sent before it is up fail (by design). */
-async function connect(url = redisUrl, options = { waitMs: 5000 }): Promise<Redis> {
-  const redis = createRedisClient({ url, commandTimeoutMs: 1000 });
-  redis.on('error', () => {});
-  clients.push(redis);
-  if (options.waitMs > 0) await waitUntilReady(redis, options.waitMs);
-  return redis;
-}
-
-/** A connection to a port nothing listens on: it never becomes ready, so nobody waits for it. */
-async function connectToNothing(): Promise<Redis> {
-  return connect(`redis://127.0.0.1:${await freePort()}`, { waitMs: 0 });
-}
+const clients = new RedisClients();
+const connect = clients.connect.bind(clients);
+const connectToNothing = clients.connectToNothing.bind(clients);
 
 /** A tier, as one instance of the app has it, over its own keyspace. */
 function tierOver(redis: Redis, keys: CacheKeys): RedisTier {
@@ -39,7 +27,7 @@ const redis = await connect();
 
 afterAll(async () => {
   await deletePrefix(prefix);
-  for (const client of clients) client.disconnect();
+  clients.disconnectAll();
 });
 
 tierContract('RedisTier (L3)', async () => {
