@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { InvalidationBus } from './cache/coherence/invalidationBus.ts';
 import { Invalidator } from './cache/coherence/invalidator.ts';
 import { CacheKeys } from './cache/keys.ts';
@@ -22,7 +22,7 @@ import { CacheAddresses } from './catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema, type CachedKinds } from './catalog/cachedKinds.ts';
 import { CatalogQueries } from './catalog/queries.ts';
 import { CatalogWrites } from './catalog/writes.ts';
-import type { Config } from './config/config.ts';
+import { redisTarget, type Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog } from './database/seedCatalog.ts';
@@ -49,8 +49,8 @@ export interface App {
   readonly memoryTier: MemoryTier | undefined;
   /** L3, when enabled. */
   readonly sharedTier: RedisTier | undefined;
-  /** The L3 connection, when enabled. */
-  readonly redis: Redis | undefined;
+  /** The L3 connection, when enabled: one Redis or a Cluster. */
+  readonly redis: Redis | Cluster | undefined;
   readonly keys: CacheKeys;
   readonly addresses: CacheAddresses;
   readonly readThrough: ReadThrough;
@@ -83,18 +83,20 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const addresses = new CacheAddresses(keys, kinds);
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
-  let redis: Redis | undefined;
+  let redis: Redis | Cluster | undefined;
   let redisGuard: TierGuard | undefined;
   let sharedTier: RedisTier | undefined;
   let leases: Leases | undefined;
   let bus: InvalidationBus | undefined;
-  if (config.cacheTiers.has('l3') && config.redisUrl !== undefined) {
-    redis = createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
+  const target = redisTarget(config);
+  const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
+  if (config.cacheTiers.has('l3') && target !== undefined) {
+    redis = connect(target);
     const guard = new TierGuard({ tier: 'L3', logger, timeoutMs: config.redisCommandTimeoutMs });
     redis.on('error', (error) => guard.markDown(error));
     if (memoryTier) {
       bus = new InvalidationBus({
-        subscriber: createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs }),
+        subscriber: connect(target),
         publisher: redis,
         channel: keys.invalidationChannel,
         instanceId,
@@ -142,7 +144,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
       })
     : undefined;
   // The flusher's stream commands get their own connection: background batches never queue behind, or in front of, requests.
-  const flusherRedis = redis && config.redisUrl ? createRedisClient({ url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
+  const flusherRedis = redis && target ? connect(target) : undefined;
   const viewFlusher = flusherRedis
     ? new ViewFlusher({
         redis: flusherRedis,

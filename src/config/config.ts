@@ -1,3 +1,4 @@
+import type { ClusterNode } from '../cache/tiers/redisClient.ts';
 import { ConfigError } from '../errors.ts';
 
 /** Which cache tiers serve reads. L3 also needs {@link Config.redisUrl}. */
@@ -13,8 +14,10 @@ export interface Config {
   databaseUrl: string | undefined;
   /** `PGLITE_DATA_DIR`: where the embedded database keeps its files. @default ".data/pglite" */
   pgliteDataDir: string;
-  /** `REDIS_URL`: the shared L3 tier. Unset: no L3. */
+  /** `REDIS_URL`: the shared L3 tier, one Redis. Unset (and no cluster): no L3. */
   redisUrl: string | undefined;
+  /** `REDIS_CLUSTER_NODES`: `host:port,host:port`, some nodes of a Redis Cluster to use instead of `REDIS_URL`. */
+  redisClusterNodes: readonly ClusterNode[] | undefined;
   /** `CACHE_TIERS`: comma-separated subset of l1,l2,l3; empty turns caching off. @default "l1,l2,l3" */
   cacheTiers: ReadonlySet<CacheTierName>;
   /** `CACHE_PREFIX`: prefix of every Redis key. Braces are refused: they would form a Redis Cluster hash tag. @default "gqlcache:" */
@@ -55,6 +58,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     pgliteDataDir: text(env, 'PGLITE_DATA_DIR', '.data/pglite'),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisClusterNodes: clusterNodes(env),
     cacheTiers: tiers(env),
     cachePrefix: prefix(env),
     l2MaxBytes: integer(env, 'CACHE_L2_MAX_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
@@ -114,6 +118,23 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigError(name, env[name], `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
   }
   return value;
+}
+
+function clusterNodes(env: Env): ClusterNode[] | undefined {
+  const value = raw(env, 'REDIS_CLUSTER_NODES');
+  if (value === undefined) return undefined;
+  if (raw(env, 'REDIS_URL') !== undefined) throw new ConfigError('REDIS_CLUSTER_NODES', value, 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  return value.split(',').map((node) => {
+    const match = /^([^:\s]+):(\d{1,5})$/.exec(node.trim());
+    if (!match || Number(match[2]) > 65535) throw new ConfigError('REDIS_CLUSTER_NODES', value, `"${node.trim()}" is not host:port`);
+    return { host: match[1] as string, port: Number(match[2]) };
+  });
+}
+
+/** Where L3 is: one Redis, a Redis Cluster, or nowhere. */
+export function redisTarget(config: Config): { url: string } | { clusterNodes: readonly ClusterNode[] } | undefined {
+  if (config.redisClusterNodes) return { clusterNodes: config.redisClusterNodes };
+  return config.redisUrl === undefined ? undefined : { url: config.redisUrl };
 }
 
 function tiers(env: Env): ReadonlySet<CacheTierName> {

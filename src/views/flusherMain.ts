@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { closeRedisClient, createRedisClient } from '../cache/tiers/redisClient.ts';
-import { loadConfig } from '../config/config.ts';
+import { loadConfig, redisTarget } from '../config/config.ts';
 import { openDatabase } from '../database/database.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger } from '../logging/logger.ts';
@@ -16,7 +16,7 @@ const { config } = settings;
 
 const logger = createLogger(config.logLevel).child({ component: 'viewFlusher' });
 const database = await openDatabase(config);
-const redis = createRedisClient({ url: settings.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs });
+const redis = createRedisClient({ ...settings.redis, commandTimeoutMs: config.redisCommandTimeoutMs });
 // Failures surface (and are logged once) through the flush loop; the client only reconnects.
 redis.on('error', () => {});
 
@@ -48,6 +48,7 @@ function readSettings(env: Record<string, string | undefined>) {
   const config = loadConfig(env);
   // An embedded database belongs to the app's process; only a server can be shared with this one.
   if (config.databaseUrl === undefined) throw new ConfigError('DATABASE_URL', undefined, 'the view flusher needs a PostgreSQL server');
-  if (config.redisUrl === undefined) throw new ConfigError('REDIS_URL', undefined, 'the view flusher reads the views buffered in Redis');
-  return { config, redisUrl: config.redisUrl };
+  const redis = redisTarget(config);
+  if (redis === undefined) throw new ConfigError('REDIS_URL', undefined, 'the view flusher reads the views buffered in Redis');
+  return { config, redis };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.ts';
+import { loadConfig, redisTarget } from '../../src/config/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 describe('configuration', () => {
@@ -13,6 +13,14 @@ describe('configuration', () => {
       l2MaxBytes: 64 * 1024 * 1024,
       absentTtlSeconds: 10,
       redisCommandTimeoutMs: 250,
+      redisClusterNodes: undefined,
+      graceEnabled: true,
+      xfetchBeta: 1,
+      leaseMs: 2000,
+      leaseWaitMs: 1000,
+      viewFlushIntervalMs: 1000,
+      viewFlushBatchSize: 500,
+      viewFlushClaimIdleMs: 5000,
     });
     expect([...config.cacheTiers]).toEqual(['l1', 'l2', 'l3']);
   });
@@ -30,6 +38,27 @@ describe('configuration', () => {
     expect(config).toMatchObject({ port: 8080, cachePrefix: 'shop:', l2MaxBytes: 1048576, redisCommandTimeoutMs: 100 });
     expect([...config.cacheTiers]).toEqual(['l1', 'l3']);
     expect(loadConfig({ CACHE_TIERS: '' }).cacheTiers.size).toBe(0);
+    expect(loadConfig({ CACHE_GRACE: 'off', CACHE_XFETCH_BETA: '0.5', CACHE_LEASE_MS: '500', CACHE_LEASE_WAIT_MS: '0' })).toMatchObject({
+      graceEnabled: false,
+      xfetchBeta: 0.5,
+      leaseMs: 500,
+      leaseWaitMs: 0,
+    });
+  });
+
+  it('reads a Redis Cluster as a list of nodes, instead of REDIS_URL', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001' });
+    expect(config.redisClusterNodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: 'redis-b', port: 7001 },
+    ]);
+    expect(redisTarget(config)).toEqual({ clusterNodes: config.redisClusterNodes });
+    expect(redisTarget(loadConfig({ REDIS_URL: 'redis://cache:6379' }))).toEqual({ url: 'redis://cache:6379' });
+    expect(redisTarget(loadConfig({}))).toBeUndefined();
+  });
+
+  it('refuses REDIS_URL and REDIS_CLUSTER_NODES together', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' })).toThrow(/either REDIS_URL or REDIS_CLUSTER_NODES/);
   });
 
   it.each([
@@ -44,6 +73,11 @@ describe('configuration', () => {
     ['CACHE_L2_MAX_BYTES', '10', /CACHE_L2_MAX_BYTES="10": must be from 1024/],
     ['REDIS_COMMAND_TIMEOUT_MS', '0', /REDIS_COMMAND_TIMEOUT_MS="0"/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud": must be one of/],
+    ['REDIS_CLUSTER_NODES', 'a:1,b', /REDIS_CLUSTER_NODES="a:1,b": "b" is not host:port/],
+    ['REDIS_CLUSTER_NODES', 'a:99999', /is not host:port/],
+    ['CACHE_GRACE', 'maybe', /CACHE_GRACE="maybe": must be one of on, off/],
+    ['CACHE_XFETCH_BETA', '-1', /CACHE_XFETCH_BETA="-1": must be a non-negative number/],
+    ['CACHE_XFETCH_BETA', '1000', /must be from 0 to 100/],
   ])('refuses %s=%s with a message naming it', (name, value, message) => {
     let error: unknown;
     try {

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
 import { keysUnder, useTestApp, type TestApp } from '../support/testApp.ts';
@@ -138,7 +139,8 @@ describe('write path: mutations write through and invalidate by tag', () => {
 
 /** Every L3 key of the app with its bytes, and the size of its L2. */
 async function cacheSnapshot(t: TestApp) {
-  const redis = t.app.redis!;
+  // One Redis here (not a cluster): SCAN sees every key.
+  const redis = t.app.redis as Redis;
   const keys = (await keysUnder(redis, t.prefix)).sort();
   const values = keys.length > 0 ? await redis.mgetBuffer(...keys) : [];
   return { l3: keys.map((key, i) => [key, values[i]?.toString('base64')]), l2Bytes: t.app.memoryTier?.sizeBytes };

@@ -60,10 +60,11 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
   const redisCommands: string[] = [];
   if (app.redis) {
     // Instrumentation, not a mock: every command still goes to the real Redis.
-    const send = app.redis.sendCommand.bind(app.redis);
-    app.redis.sendCommand = ((command: { name: string }, stream?: unknown) => {
+    const send = app.redis.sendCommand.bind(app.redis) as (...args: unknown[]) => unknown;
+    // Every argument passed on: a Cluster client's third one routes the command to a node.
+    app.redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
       redisCommands.push(command.name);
-      return send(command as never, stream as never);
+      return send(command, ...rest);
     }) as typeof app.redis.sendCommand;
   }
 

@@ -5,7 +5,7 @@ import type { MemoryTier } from '../tiers/memoryTier.ts';
 
 export interface InvalidationBusOptions {
   /** A connection of its own: once subscribed, a Redis connection can do nothing else. */
-  subscriber: Redis;
+  subscriber: Redis | Cluster;
   /** Any connection to publish on (the L3 one). */
   publisher: Redis | Cluster;
   channel: string;

@@ -1,8 +1,20 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+
+/** A Redis Cluster node to start from; the client discovers the others. */
+export interface ClusterNode {
+  readonly host: string;
+  readonly port: number;
+}
 
 export interface RedisClientOptions {
   url: string;
   /** A slow Redis must not stall a request: callers give up after this many ms (see connectionOptions). */
+  commandTimeoutMs: number;
+}
+
+export interface ClusterClientOptions {
+  clusterNodes: readonly ClusterNode[];
+  /** As {@link RedisClientOptions.commandTimeoutMs}. */
   commandTimeoutMs: number;
 }
 
@@ -11,7 +23,19 @@ export interface RedisClientOptions {
  * queue, no per-request retries) or, through TierGuard, after `commandTimeoutMs`, and the client keeps reconnecting in
  * the background with a capped backoff.
  */
-export function createRedisClient(options: RedisClientOptions): Redis {
+export function createRedisClient(options: RedisClientOptions): Redis;
+export function createRedisClient(options: ClusterClientOptions): Cluster;
+export function createRedisClient(options: RedisClientOptions | ClusterClientOptions): Redis | Cluster;
+export function createRedisClient(options: RedisClientOptions | ClusterClientOptions): Redis | Cluster {
+  if ('clusterNodes' in options) {
+    // The same behaviour on every node's connection; the cluster client adds routing by slot.
+    return new Cluster([...options.clusterNodes], {
+      redisOptions: connectionOptions(options.commandTimeoutMs),
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      enableAutoPipelining: true,
+    });
+  }
   return new Redis(options.url, {
     ...connectionOptions(options.commandTimeoutMs),
     enableOfflineQueue: false,
@@ -38,7 +62,7 @@ export function connectionOptions(commandTimeoutMs: number) {
 }
 
 /** Resolves when the client is ready, or after `ms` (startup never waits on the cache for long). */
-export async function waitUntilReady(redis: Redis, ms: number): Promise<boolean> {
+export async function waitUntilReady(redis: Redis | Cluster, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return true;
   return new Promise((resolve) => {
     const timer = setTimeout(() => done(false), ms);
@@ -56,7 +80,7 @@ export async function waitUntilReady(redis: Redis, ms: number): Promise<boolean>
  * Closes politely (QUIT lets pending replies arrive) when Redis answers, and drops the socket when
  * it does not: shutdown must not hang on a cache that is down.
  */
-export async function closeRedisClient(redis: Redis, ms = 1000): Promise<void> {
+export async function closeRedisClient(redis: Redis | Cluster, ms = 1000): Promise<void> {
   if (redis.status === 'ready') {
     const timer = new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
     await Promise.race([redis.quit().then(() => undefined, () => undefined), timer]);
