@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CachedKind } from '../../src/cache/entry.ts';
 import { CatalogQueries } from '../../src/catalog/queries.ts';
 import type { IdList, ProductRecord } from '../../src/catalog/records.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { deletePrefix, startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
+import { useTestApps, type TestApp } from '../support/testApp.ts';
 
 /**
  * Concurrent readers and writers over two instances sharing Redis and PostgreSQL. Readers' loads
@@ -11,14 +11,10 @@ import { deletePrefix, startTestApp, uniquePrefix, type TestApp } from '../suppo
  * quiescence, every entry that any tier of either instance would serve must equal the database.
  */
 describe('randomised coherence over two instances', () => {
-  const prefix = uniquePrefix();
+  const instances = useTestApps(2);
   let apps: TestApp[];
-  beforeAll(async () => {
-    apps = await Promise.all([startTestApp({ CACHE_PREFIX: prefix }), startTestApp({ CACHE_PREFIX: prefix })]);
-  });
-  afterAll(async () => {
-    await Promise.all(apps.map((t) => t.stop()));
-    await deletePrefix(prefix);
+  beforeAll(() => {
+    apps = instances();
   });
 
   it('finds 0 stale items in any tier at quiescence', async () => {

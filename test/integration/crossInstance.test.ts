@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { deletePrefix, startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
+import { startTestApp, uniquePrefix, useTestApps, type TestApp } from '../support/testApp.ts';
 import { ThrowawayRedis } from '../support/throwawayRedis.ts';
 
 const PRODUCT = `query($id: ID!) { product(id: $id) { name } }`;
@@ -9,15 +9,11 @@ const RENAME = `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(
 
 /** Cross-instance L2 coherence: invalidations travel over Redis pub/sub to every instance. */
 describe('cross-instance coherence', () => {
-  const prefix = uniquePrefix();
+  const apps = useTestApps(2);
   let a: TestApp;
   let b: TestApp;
-  beforeAll(async () => {
-    [a, b] = await Promise.all([startTestApp({ CACHE_PREFIX: prefix }), startTestApp({ CACHE_PREFIX: prefix })]);
-  });
-  afterAll(async () => {
-    await Promise.all([a.stop(), b.stop()]);
-    await deletePrefix(prefix);
+  beforeAll(() => {
+    [a, b] = apps() as [TestApp, TestApp];
   });
 
   it('a write on A: A reads it at once, B within the propagation time (measured over 200 writes)', async () => {

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CachedKind } from '../../src/cache/entry.ts';
 import { CatalogQueries } from '../../src/catalog/queries.ts';
 import type { ProductRecord } from '../../src/catalog/records.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { deletePrefix, startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
+import { useTestApps, type TestApp } from '../support/testApp.ts';
 
 /**
  * No stale fill: a reader that loads a row just before a write commits must not be able to cache
@@ -11,15 +11,11 @@ import { deletePrefix, startTestApp, uniquePrefix, type TestApp } from '../suppo
  * the reader's load; the tiers, Redis, pub/sub and PostgreSQL are all real.
  */
 describe('no stale fill', () => {
-  const prefix = uniquePrefix();
+  const apps = useTestApps(2);
   let a: TestApp;
   let b: TestApp;
-  beforeAll(async () => {
-    [a, b] = await Promise.all([startTestApp({ CACHE_PREFIX: prefix }), startTestApp({ CACHE_PREFIX: prefix })]);
-  });
-  afterAll(async () => {
-    await Promise.all([a.stop(), b.stop()]);
-    await deletePrefix(prefix);
+  beforeAll(() => {
+    [a, b] = apps() as [TestApp, TestApp];
   });
 
   /** Starts a read of `id` through `reader`'s read-through whose load pauses after reading the row. */

@@ -110,6 +110,26 @@ export function useTestApp(env: Record<string, string | undefined> = {}): () => 
   };
 }
 
+/**
+ * Several instances of the app sharing one key prefix (so one L3, and one invalidation channel),
+ * started before the file's tests and stopped, with their keys deleted, after.
+ */
+export function useTestApps(count: number, env: Record<string, string | undefined> = {}): () => TestApp[] {
+  const prefix = uniquePrefix();
+  let started: TestApp[] = [];
+  beforeAll(async () => {
+    started = await Promise.all(Array.from({ length: count }, () => startTestApp({ CACHE_PREFIX: prefix, ...env })));
+  });
+  afterAll(async () => {
+    await Promise.all(started.map((t) => t.stop()));
+    await deletePrefix(prefix);
+  });
+  return () => {
+    if (started.length !== count) throw new Error('the test apps have not started');
+    return started;
+  };
+}
+
 /** Every key under a prefix, found with SCAN (never KEYS: the Redis is shared). */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const keys: string[] = [];
