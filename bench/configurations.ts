@@ -16,8 +16,8 @@ export const CONFIGURATIONS: readonly Configuration[] = [
   { name: 'L1+L2+L3 (L2 off, L3 serves)', cacheTiers: 'l1,l3' },
 ];
 
-/** What GET /health/ready must report for the configuration, so a tier that failed to come up cannot pass as measured. */
-export function expectedTierStates(configuration: Configuration): Record<'L2' | 'L3', 'up' | 'off'> {
-  const tiers = configuration.cacheTiers.split(',').map((t) => t.trim());
+/** What GET /health/ready must report for a CACHE_TIERS value, so a tier that failed to come up cannot pass as measured. */
+export function expectedTierStates(cacheTiers: string): Record<'L2' | 'L3', 'up' | 'off'> {
+  const tiers = cacheTiers.split(',').map((t) => t.trim());
   return { L2: tiers.includes('l2') ? 'up' : 'off', L3: tiers.includes('l3') ? 'up' : 'off' };
 }

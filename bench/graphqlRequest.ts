@@ -20,3 +20,38 @@ export async function postQuery(baseUrl: string): Promise<string> {
   }
   return body;
 }
+
+/** A GraphQL response as the bench reads it. */
+export interface GraphQLResponse<D> {
+  data?: D;
+  errors?: unknown[];
+}
+
+/**
+ * Sends any operation; returns its `data`, and throws on anything but a 200 without errors, naming
+ * the operation, so a section never measures failures as if they were answers.
+ */
+export async function postGraphQL<D>(baseUrl: string, query: string, variables: Record<string, unknown> = {}): Promise<D> {
+  const { body, text } = await postGraphQLRaw<D>(baseUrl, query, variables);
+  if (body.errors !== undefined || body.data === undefined) {
+    throw new Error(`${baseUrl}/graphql answered ${firstWords(query)} with errors: ${text.slice(0, 500)}`);
+  }
+  return body.data;
+}
+
+/** Like {@link postGraphQL}, but returns the whole response, and its text, whatever it holds (still throwing on a non-200). */
+export async function postGraphQLRaw<D>(baseUrl: string, query: string, variables: Record<string, unknown> = {}): Promise<{ body: GraphQLResponse<D>; text: string }> {
+  const response = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`${baseUrl}/graphql answered ${firstWords(query)} with ${response.status}: ${text.slice(0, 500)}`);
+  return { body: JSON.parse(text) as GraphQLResponse<D>, text };
+}
+
+function firstWords(query: string): string {
+  return JSON.stringify(query.replace(/\s+/g, ' ').trim().slice(0, 60));
+}

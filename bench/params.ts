@@ -3,12 +3,20 @@ export interface BenchParams {
   /** A PostgreSQL server URL; the bench creates (and drops) its own database on that server. */
   serverUrl: string;
   redisUrl: string;
-  /** Catalog size seeded into the bench database. */
+  /** Catalog size seeded into the bench database. `BENCH_PRODUCTS` @default 1000 */
   products: number;
-  /** Load duration per configuration. */
+  /** Read-path load duration per configuration. `BENCH_SECONDS` @default 10 */
   seconds: number;
-  /** Concurrent autocannon connections. */
+  /** Concurrent autocannon connections, for the read path and the XFetch expiry load. `BENCH_CONNECTIONS` @default 20 */
   connections: number;
+  /** Concurrent cold requests of the stampede section, spread over its 3 servers. `BENCH_STAMPEDE_REQUESTS` @default 1000 */
+  stampedeRequests: number;
+  /** Load duration of each XFetch expiry run; must exceed the 10 s Product TTL to span an expiry. `BENCH_EXPIRY_SECONDS` @default 14 */
+  expirySeconds: number;
+  /** Writes whose propagation to the other instance is timed. `BENCH_PROPAGATION_WRITES` @default 1000 */
+  propagationWrites: number;
+  /** Duration of the create/delete workload of the tag memory section. `BENCH_TAG_MEMORY_SECONDS` @default 30 */
+  tagMemorySeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -20,18 +28,16 @@ export function readParams(env: Env = process.env): BenchParams {
     products: positiveInteger(env, 'BENCH_PRODUCTS', 1000),
     seconds: positiveInteger(env, 'BENCH_SECONDS', 10),
     connections: positiveInteger(env, 'BENCH_CONNECTIONS', 20),
+    stampedeRequests: positiveInteger(env, 'BENCH_STAMPEDE_REQUESTS', 1000),
+    expirySeconds: positiveInteger(env, 'BENCH_EXPIRY_SECONDS', 14),
+    propagationWrites: positiveInteger(env, 'BENCH_PROPAGATION_WRITES', 1000),
+    tagMemorySeconds: positiveInteger(env, 'BENCH_TAG_MEMORY_SECONDS', 30),
   };
 }
 
-/**
- * How long the whole run may take before the watchdog gives up: setup (seeding grows with the
- * catalog), then per configuration a start, the load itself and a stop. Generous on purpose: it only
- * exists so that a hang anywhere still ends the run and its cleanup.
- */
-export function runBudgetMs(params: BenchParams, configurations: number): number {
-  const setupMs = 120_000 + params.products * 5;
-  const perConfigurationMs = 90_000 + params.seconds * 1000;
-  return setupMs + configurations * perConfigurationMs;
+/** Time to create, migrate and seed the bench database (seeding grows with the catalog). */
+export function setupBudgetMs(params: BenchParams): number {
+  return 120_000 + params.products * 5;
 }
 
 function positiveInteger(env: Env, name: string, fallback: number): number {

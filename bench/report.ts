@@ -1,17 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Configuration } from './configurations.ts';
-import type { LoadResult } from './load.ts';
 import type { BenchParams } from './params.ts';
-
-/** One configuration's outcome. */
-export interface Measurement {
-  configuration: Configuration;
-  load: LoadResult;
-  /** Whether a response fetched before the load equalled the baseline's body. */
-  matchesBaseline: boolean;
-}
 
 export interface Machine {
   cpus: number;
@@ -26,52 +16,36 @@ export function describeMachine(): Machine {
 }
 
 /** The parameters worth printing and keeping; the database URL is left out (it may hold a password). */
-export function describeParams(params: BenchParams, query: string): Record<string, string | number> {
-  return { products: params.products, seconds: params.seconds, connections: params.connections, query };
+export function describeParams(params: BenchParams): Record<string, string | number> {
+  const { serverUrl: _serverUrl, redisUrl: _redisUrl, ...rest } = params;
+  return rest;
 }
 
-/** A fixed-width table; ratio is req/s relative to the first (baseline) measurement. */
-export function formatTable(measurements: readonly Measurement[]): string {
-  const baseline = measurements[0]?.load.requestsPerSecond ?? 0;
-  const header = ['configuration', 'CACHE_TIERS', 'req/s', 'p50 ms', 'p99 ms', 'errors/non-2xx', 'bad bodies', 'vs off'];
-  const rows = measurements.map(({ configuration, load }) => [
-    configuration.name,
-    configuration.cacheTiers === '' ? "''" : configuration.cacheTiers,
-    load.requestsPerSecond.toFixed(1),
-    String(load.p50Ms),
-    String(load.p99Ms),
-    `${load.errors}/${load.non2xx}`,
-    String(load.mismatches),
-    baseline > 0 ? `${(load.requestsPerSecond / baseline).toFixed(2)}x` : 'n/a',
-  ]);
+/**
+ * A fixed-width table: the first `textColumns` columns align left, the others (numbers) right.
+ * Every section's summary is one of these.
+ */
+export function formatColumns(header: readonly string[], rows: readonly (readonly string[])[], textColumns = 1): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]?.length ?? 0)));
-  // Text columns align left, numbers right.
-  const line = (cells: string[]) =>
-    cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) => (i < textColumns ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ').trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
-/** Writes the machine-readable report (reports/ is gitignored). */
+/** Writes a machine-readable report (reports/ is gitignored): when, where and with what it was measured, then `body`. */
 export async function writeJsonReport(
   file: string,
   machine: Machine,
   parameters: Record<string, string | number>,
-  measurements: readonly Measurement[],
+  body: Record<string, unknown>,
 ): Promise<void> {
-  const baseline = measurements[0]?.load.requestsPerSecond ?? 0;
-  const report = {
-    generatedAt: new Date().toISOString(),
-    machine,
-    parameters,
-    results: measurements.map(({ configuration, load, matchesBaseline }) => ({
-      configuration: configuration.name,
-      cacheTiers: configuration.cacheTiers,
-      ...load,
-      ratioToBaseline: baseline > 0 ? load.requestsPerSecond / baseline : null,
-      matchesBaseline,
-    })),
-  };
+  const report = { generatedAt: new Date().toISOString(), machine, parameters, ...body };
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+/** Milliseconds with two decimals; '-' for a figure that could not be measured. */
+export function ms(value: number): string {
+  return Number.isFinite(value) ? value.toFixed(2) : '-';
 }

@@ -1,22 +1,37 @@
-// `npm run bench`: read-path throughput of the API with each cache configuration, on one machine in
-// one run. Everything it creates (a database, Redis keys, server processes) is its own and is removed
-// at the end, also when it fails. Parameters: see params.ts.
+// `npm run bench`: how the caches behave, on one machine in one run. The read path (throughput by
+// tier configuration), then the write path and the fleet: stampede control, latency through a TTL
+// expiry with and without XFetch, invalidation propagation between instances, and tag memory under
+// a create/delete workload. Everything it creates (a database, Redis keys, server processes) is its
+// own and is removed at the end, also when it fails. Parameters: see params.ts.
+//
+//     npm run bench                              every section
+//     npm run bench -- --only stampede           one section (or several, comma-separated)
 import path from 'node:path';
-import { createBenchDatabase, prepareCatalog, type BenchDatabase } from './benchDatabase.ts';
+import { parseArgs } from 'node:util';
+import { createBenchDatabase, prepareCatalog } from './benchDatabase.ts';
 import { Cleanup } from './cleanup.ts';
-import { CONFIGURATIONS, expectedTierStates, type Configuration } from './configurations.ts';
-import { postQuery, QUERY } from './graphqlRequest.ts';
-import { runLoad } from './load.ts';
-import { readParams, runBudgetMs } from './params.ts';
+import { readParams, setupBudgetMs } from './params.ts';
+import { propagationSection } from './propagation.ts';
+import { readPathSection } from './readPath.ts';
 import { RedisKeyspace } from './redisKeyspace.ts';
-import { describeMachine, describeParams, formatTable, writeJsonReport, type Measurement } from './report.ts';
-import { startServer, type Readiness } from './serverProcess.ts';
+import { describeMachine, describeParams, writeJsonReport } from './report.ts';
+import { log, type BenchContext, type Section, type SectionOutcome } from './section.ts';
+import { stampedeSection } from './stampede.ts';
+import { tagMemorySection } from './tagMemory.ts';
+import { xfetchExpirySection } from './xfetchExpiry.ts';
 
-const REPORT_FILE = path.resolve(import.meta.dirname, '../reports/bench-read-path.json');
+/** Every section, in the order a full run measures them. */
+const SECTIONS: readonly Section[] = [readPathSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection];
+
+const REPORT_FILES: Record<Section['report'], string> = {
+  'read-path': path.resolve(import.meta.dirname, '../reports/bench-read-path.json'),
+  'write-path': path.resolve(import.meta.dirname, '../reports/bench-write-path.json'),
+};
 
 const params = readParams();
+const sections = selectSections(process.argv.slice(2));
 const cleanup = new Cleanup();
-abortOnSignalOrTimeout(runBudgetMs(params, CONFIGURATIONS.length));
+abortOnSignalOrTimeout(setupBudgetMs(params) + sections.reduce((sum, section) => sum + section.budgetMs(params), 0));
 let exitCode = 1;
 try {
   exitCode = await bench();
@@ -29,13 +44,14 @@ try {
 // Explicit: nothing left behind (a socket, a timer) may keep the bench from ending.
 process.exit(exitCode);
 
-/** The whole run; resolves to the exit code (1 when a configuration answered differently from the baseline). */
+/** The whole run; resolves to the exit code: 1 when a section failed or saw a wrong answer. */
 async function bench(): Promise<number> {
+  const startedAt = performance.now();
   const machine = describeMachine();
-  const parameters = describeParams(params, QUERY);
+  const parameters = describeParams(params);
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.platform}`);
-  console.log(`parameters: products=${params.products} seconds=${params.seconds} connections=${params.connections}`);
-  console.log(`query: ${QUERY}`);
+  console.log(`parameters: ${Object.entries(parameters).map(([name, value]) => `${name}=${value}`).join(' ')}`);
+  console.log(`sections: ${sections.map((s) => s.name).join(', ')}`);
 
   const keyspace = await RedisKeyspace.open(params.redisUrl);
   cleanup.defer('delete the Redis keys', () => deleteKeys(keyspace));
@@ -46,91 +62,64 @@ async function bench(): Promise<number> {
   });
   log(`created database ${database.name}; migrating and seeding ${params.products} products`);
   await prepareCatalog(database.url, params.products);
+  const context: BenchContext = { params, database, keyspace, cleanup };
 
-  const measurements: Measurement[] = [];
-  let baselineBody: string | undefined;
-  for (const configuration of CONFIGURATIONS) {
+  const outcomes = new Map<Section, SectionOutcome | Error>();
+  for (const section of sections) {
     // After a signal or the watchdog, cleanup is under way: starting another server would race it.
     if (cleanup.closing) throw new Error('aborted');
-    const run = await measure(configuration, database, keyspace, baselineBody);
-    baselineBody ??= run.body;
-    measurements.push(run.measurement);
-  }
-
-  console.log(`\n${formatTable(measurements)}\n`);
-  await writeJsonReport(REPORT_FILE, machine, parameters, measurements);
-  log(`wrote ${path.relative(process.cwd(), REPORT_FILE)}`);
-  return reportCorrectness(measurements);
-}
-
-/**
- * Starts the configuration's server, warms it with one request, checks one response against the
- * baseline (the first configuration's; undefined while measuring that one), loads it, stops it.
- */
-async function measure(
-  configuration: Configuration,
-  database: BenchDatabase,
-  keyspace: RedisKeyspace,
-  baselineBody: string | undefined,
-): Promise<{ measurement: Measurement; body: string }> {
-  log(`starting "${configuration.name}" (CACHE_TIERS='${configuration.cacheTiers}')`);
-  const server = await startServer({
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: database.url,
-    REDIS_URL: params.redisUrl,
-    CACHE_PREFIX: keyspace.prefix,
-    CACHE_TIERS: configuration.cacheTiers,
-  });
-  cleanup.defer(`stop the "${configuration.name}" server`, server.stop);
-  try {
-    checkTiers(configuration, server.readiness);
-    await postQuery(server.url); // warm-up: fills the tiers this configuration has
-    const body = await postQuery(server.url); // the checked response, served by those tiers
-    const expectedBody = baselineBody ?? body;
-    const matchesBaseline = body === expectedBody;
-    if (!matchesBaseline) printMismatch(configuration, expectedBody, body);
-    log(`loading "${configuration.name}" at ${server.url} for ${params.seconds} s with ${params.connections} connections`);
-    const load = await runLoad(server.url, { seconds: params.seconds, connections: params.connections, expectedBody });
-    return { measurement: { configuration, load, matchesBaseline }, body };
-  } finally {
-    await server.stop();
-  }
-}
-
-/** A tier that did not come up (e.g. Redis unreachable: the server then serves without L3) would make the row a lie. */
-function checkTiers(configuration: Configuration, readiness: Readiness): void {
-  const expected = expectedTierStates(configuration);
-  for (const [tier, state] of Object.entries(expected)) {
-    if (readiness.tiers[tier] !== state) {
-      throw new Error(`"${configuration.name}": /health/ready reports ${tier} ${readiness.tiers[tier]}, expected ${state}`);
+    const sectionStartedAt = performance.now();
+    log(`section "${section.name}"`);
+    try {
+      outcomes.set(section, await section.run(context));
+    } catch (error) {
+      // One section failing does not lose the figures of the others.
+      if (cleanup.closing) throw error;
+      console.error(`bench: section "${section.name}" FAILED:`, error);
+      outcomes.set(section, error as Error);
     }
+    log(`section "${section.name}" took ${((performance.now() - sectionStartedAt) / 1000).toFixed(1)} s`);
   }
+
+  printSummary(outcomes);
+  for (const [report, file] of Object.entries(REPORT_FILES)) {
+    const ran = [...outcomes].filter(([section]) => section.report === report);
+    if (ran.length === 0) continue;
+    const body = Object.fromEntries(ran.map(([section, outcome]) => [section.name, outcome instanceof Error ? { failed: outcome.message } : outcome.report]));
+    await writeJsonReport(file, machine, parameters, { sections: body });
+    log(`wrote ${path.relative(process.cwd(), file)}`);
+  }
+  log(`total ${((performance.now() - startedAt) / 1000).toFixed(1)} s (cleanup follows)`);
+  return reportProblems(outcomes);
 }
 
-function printMismatch(configuration: Configuration, expected: string, actual: string): void {
-  let at = 0;
-  while (at < expected.length && expected[at] === actual[at]) at += 1;
-  const around = (text: string) => JSON.stringify(text.slice(Math.max(0, at - 80), at + 80));
-  console.error(
-    [
-      '',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      `!!! CORRECTNESS: "${configuration.name}" answered differently from "${CONFIGURATIONS[0]?.name}"`,
-      `!!! first difference at character ${at}`,
-      `!!! expected: ${around(expected)}`,
-      `!!! actual:   ${around(actual)}`,
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      '',
-    ].join('\n'),
-  );
+/** `--only a,b` (or repeated `--only`): those sections, in the run's order; nothing: all of them. */
+function selectSections(args: string[]): readonly Section[] {
+  const { values } = parseArgs({ args, options: { only: { type: 'string', multiple: true } }, strict: true });
+  if (values.only === undefined) return SECTIONS;
+  const names = new Set(values.only.flatMap((value) => value.split(',')).map((name) => name.trim()).filter(Boolean));
+  const unknown = [...names].filter((name) => !SECTIONS.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown section ${unknown.join(', ')}; sections are ${SECTIONS.map((s) => s.name).join(', ')}`);
+    process.exit(2);
+  }
+  return SECTIONS.filter((section) => names.has(section.name));
 }
 
-/** 0 when every configuration answered exactly like the baseline, before and during the load. */
-function reportCorrectness(measurements: readonly Measurement[]): number {
-  const wrong = measurements.filter((m) => !m.matchesBaseline || m.load.mismatches > 0);
-  if (wrong.length === 0) return 0;
-  console.error(`bench: CORRECTNESS CHECK FAILED for: ${wrong.map((m) => `"${m.configuration.name}"`).join(', ')}`);
-  return 1;
+function printSummary(outcomes: ReadonlyMap<Section, SectionOutcome | Error>): void {
+  console.log('\n================================ summary ================================');
+  for (const [section, outcome] of outcomes) {
+    console.log(`\n## ${section.title}\n`);
+    console.log(outcome instanceof Error ? `FAILED: ${outcome.message}` : outcome.table);
+  }
+  console.log('');
+}
+
+/** 0 when every section ran and saw no wrong answer. */
+function reportProblems(outcomes: ReadonlyMap<Section, SectionOutcome | Error>): number {
+  const problems = [...outcomes].flatMap(([section, outcome]) => (outcome instanceof Error ? [`section "${section.name}" failed: ${outcome.message}`] : outcome.problems));
+  for (const problem of problems) console.error(`bench: CHECK FAILED: ${problem}`);
+  return problems.length === 0 ? 0 : 1;
 }
 
 async function deleteKeys(keyspace: RedisKeyspace): Promise<void> {
@@ -149,9 +138,10 @@ function abortOnSignalOrTimeout(budgetMs: number): void {
   };
   process.once('SIGINT', () => abort('interrupted', 130));
   process.once('SIGTERM', () => abort('terminated', 143));
+  // A rejection nobody awaited would otherwise end the process without its cleanup.
+  process.once('unhandledRejection', (error) => {
+    console.error('bench: unhandled rejection:', error);
+    abort('unhandled rejection', 1);
+  });
   setTimeout(() => abort(`still running after ${budgetMs} ms`, 1), budgetMs).unref();
-}
-
-function log(message: string): void {
-  console.log(`bench: ${message}`);
 }

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseLogLine, type LogLine } from './serverLogs.ts';
 
 /** A server under test, running `src/main.ts` in its own process on a loopback port. */
 export interface ServerProcess {
@@ -10,6 +11,11 @@ export interface ServerProcess {
   url: string;
   /** The body GET /health/ready answered 200 with. */
   readiness: Readiness;
+  /**
+   * Every JSON line the server has written to stdout so far, when started with
+   * {@link StartOptions.captureLogs}; empty otherwise. Complete once {@link stop} has resolved.
+   */
+  logs: readonly LogLine[];
   /** SIGTERM, then await exit (SIGKILL if it takes too long). Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -17,6 +23,15 @@ export interface ServerProcess {
 export interface Readiness {
   status: string;
   tiers: Record<string, string>;
+}
+
+export interface StartOptions {
+  /**
+   * Parse the server's stdout into {@link ServerProcess.logs} instead of passing it through: what
+   * the sections that count database loads from `LOG_LEVEL=debug` lines need. Lines that are not
+   * JSON are still passed through. @default false
+   */
+  captureLogs?: boolean;
 }
 
 const HOST = '127.0.0.1';
@@ -31,21 +46,24 @@ process.on('exit', () => {
 });
 
 /** Starts a server with `env` on top of ours and resolves once it is ready to serve. */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', options.captureLogs ? 'pipe' : 'inherit', 'inherit'],
   });
   running.add(child);
-  const exited = once(child, 'exit').finally(() => running.delete(child));
+  const logs: LogLine[] = [];
+  if (child.stdout) captureLines(child.stdout, logs);
+  // 'close', not 'exit': the last log lines may still be in the pipe when the process has exited.
+  const exited = once(child, 'close').finally(() => running.delete(child));
   const url = `http://${HOST}:${port}`;
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= terminate(child, exited, url));
   try {
     const readiness = await waitUntilReady(url, exited);
-    return { url, readiness, stop };
+    return { url, readiness, logs, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -54,9 +72,27 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
 
 // Private:
 
+/** Splits the stream into lines: JSON lines are kept, anything else goes to our stdout as it was. */
+function captureLines(stdout: NodeJS.ReadableStream, logs: LogLine[]): void {
+  let partial = '';
+  stdout.setEncoding('utf8');
+  stdout.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const parsed = parseLogLine(line);
+      if (parsed) logs.push(parsed);
+      else if (line.trim() !== '') console.log(line);
+    }
+  });
+}
+
 /** SIGTERM, then SIGKILL if the process has not exited after {@link STOP_TIMEOUT_MS}. */
 async function terminate(child: ChildProcess, exited: Promise<unknown>, url: string): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) {
+    await exited.catch(() => {});
+    return;
+  }
   child.kill('SIGTERM');
   let killed = false;
   const timer = setTimeout(() => (killed = child.kill('SIGKILL')), STOP_TIMEOUT_MS);
