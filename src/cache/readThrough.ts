@@ -190,19 +190,23 @@ export class ReadThrough {
       const now = this.now();
       const found: TierWrite[] = [];
       const leased: number[] = [];
+      const mine: Lease[] = [];
+      // Leases on keys that turned out to be filled are not needed.
+      const unneeded: Lease[] = [];
       const stillWaiting: number[] = [];
       waiting.forEach((index, j) => {
         const entry = lookup.entries[j];
+        const lease = granted[j];
         if (entry !== undefined && freshnessOf(entry, now, 1, { beta: 0 }) !== 'expired') {
           values[index] = entry.value;
           found.push(tierWrite(read(request, index), entry, now));
-        } else if (granted[j] !== undefined) leased.push(index);
-        else stillWaiting.push(index);
+          if (lease) unneeded.push(lease);
+        } else if (lease) {
+          leased.push(index);
+          mine.push(lease);
+        } else stillWaiting.push(index);
       });
-      // Leases on keys that turned out to be filled are not needed.
-      const unneeded = granted.filter((lease, j) => lease !== undefined && !leased.includes(waiting[j] as number));
-      const mine = granted.filter((lease, j) => lease !== undefined && leased.includes(waiting[j] as number)) as Lease[];
-      await Promise.all([leases.release(unneeded as Lease[]), found.length > 0 ? this.backfill(shared, found, latest) : undefined]);
+      await Promise.all([leases.release(unneeded), found.length > 0 ? this.backfill(shared, found, latest) : undefined]);
       if (leased.length > 0) {
         const fenced = [...latest];
         loads.push(
