@@ -5,8 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { Cluster, Redis } from 'ioredis';
+import { BearerTokens, tokenSecret } from './auth/bearerTokens.ts';
+import { HeardGenerations } from './cache/coherence/heardGenerations.ts';
 import { InvalidationBus } from './cache/coherence/invalidationBus.ts';
 import { Invalidator } from './cache/coherence/invalidator.ts';
 import { CacheKeys } from './cache/keys.ts';
@@ -26,10 +29,16 @@ import { redisTarget, type Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog } from './database/seedCatalog.ts';
-import { handleGraphQL, sendJsonError } from './http/graphqlHandler.ts';
+import { handleGraphQL, sendJsonError, type GraphQLEndpoint } from './http/graphqlHandler.ts';
 import { sendLive, sendReady } from './http/health.ts';
+import { PersistedQueryCache } from './http/persistedQueryCache.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
+import { typeHttpPolicies } from './responses/httpPolicy.ts';
+import { loggingPurgeHook, type PurgeHook } from './responses/purgeHook.ts';
+import { ResponseCache } from './responses/responseCache.ts';
+import { responsePolicyPlugin } from './responses/responsePolicyPlugin.ts';
+import { responseKind } from './responses/storedResponse.ts';
 import { createContext, type RequestContext } from './schema/context.ts';
 import { buildSchema } from './schema/schema.ts';
 import { DirectViewRecorder } from './views/directViewRecorder.ts';
@@ -69,7 +78,12 @@ export interface App {
   stop(): Promise<void>;
 }
 
-export async function createApp(config: Config, logger: Logger): Promise<App> {
+export interface AppOptions {
+  /** Told the tags each mutation on this instance invalidated, to purge a CDN. @default logs them */
+  purge?: PurgeHook;
+}
+
+export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
   const schema = buildSchema();
   const database = await openDatabase(config);
   if (database.kind === 'embedded') await prepareEmbedded(database, config, logger);
@@ -88,6 +102,8 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   let sharedTier: RedisTier | undefined;
   let leases: Leases | undefined;
   let bus: InvalidationBus | undefined;
+  let persistedQueries: PersistedQueryCache | undefined;
+  const heard = new HeardGenerations();
   const target = redisTarget(config);
   const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
   if (config.cacheTiers.has('l3') && target !== undefined) {
@@ -101,6 +117,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
         channel: keys.invalidationChannel,
         instanceId,
         memoryTier,
+        heard,
         logger,
       });
     }
@@ -110,6 +127,7 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     sharedTier = new RedisTier({ redis, guard, keys, tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag), logger });
     tiers.push(sharedTier);
     leases = new Leases({ redis, guard, keys, leaseMs: config.leaseMs });
+    persistedQueries = new PersistedQueryCache(redis, guard, `${keys.keyspace}apq:`);
     redisGuard = guard;
   }
 
@@ -126,10 +144,17 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
     onMiss: (miss) => events.emit('miss', miss),
     onRefreshError: (error, kind) => logger.warn({ err: error, kind }, 'background refresh failed; the entry is served until it expires'),
   });
+  const purge = options.purge ?? loggingPurgeHook(logger);
   const invalidator = new Invalidator({
     ...(memoryTier ? { memoryTier } : {}),
     ...(sharedTier ? { sharedTier } : {}),
     ...(bus ? { bus } : {}),
+    heard,
+    onInvalidated: (tags) => {
+      Promise.resolve()
+        .then(() => purge(tags))
+        .catch((error: unknown) => logger.warn({ err: error, tags }, 'purge hook failed'));
+    },
     logger,
   });
 
@@ -182,14 +207,30 @@ export async function createApp(config: Config, logger: Logger): Promise<App> {
   const apollo = new ApolloServer<RequestContext>({
     schema,
     logger: logger.child({ component: 'apollo' }),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: http })],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: http }),
+      // The HTTP layer writes Cache-Control itself, with what Apollo's header cannot say.
+      ApolloServerPluginCacheControl({ calculateHttpHeaders: false }),
+      responsePolicyPlugin(),
+    ],
+    // Shared by every instance when there is an L3: a CDN's hash-only GET may reach any of them.
+    persistedQueries: persistedQueries ? { cache: persistedQueries, ttl: 24 * 3600 } : {},
     // main.ts owns the signals: Apollo's own handler would race stop() (a second concurrent
     // stop() in Apollo 5.5 never resolves) and skip closing Redis and the database.
     stopOnTerminationSignals: false,
   });
-  const graphql = {
-    server: apollo,
-    context: async () => createContext(loaderDeps, (loaders) => createMutations(mutationDeps, loaders)),
+  const secret = tokenSecret(config);
+  if (secret.development) logger.warn('AUTH_TOKEN_SECRET is not set: Bearer tokens are signed with the development secret, which anyone can read');
+  const graphql: GraphQLEndpoint = {
+    apollo,
+    context: (viewer) => createContext(loaderDeps, (loaders) => createMutations(mutationDeps, loaders), viewer),
+    tokens: new BearerTokens({ secret: secret.secret }),
+    responses:
+      config.responseCache && (memoryTier || sharedTier)
+        ? new ResponseCache({ memoryTier, sharedTier, heard, keys, kind: responseKind(schema), logger })
+        : undefined,
+    headers: { policies: typeHttpPolicies(schema), tagHeader: config.cacheTagHeader },
+    logger,
   };
   const healthChecks = {
     database: () => database.ping(),

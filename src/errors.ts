@@ -9,7 +9,8 @@ export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'MIGRATION_FAILED'
   | 'CACHE_TIER_UNAVAILABLE'
-  | 'CACHE_ENTRY_CORRUPT';
+  | 'CACHE_ENTRY_CORRUPT'
+  | 'UNAUTHENTICATED';
 
 abstract class ProjectError extends Error {
   abstract readonly code: ErrorCode;
@@ -68,6 +69,22 @@ export class CacheEntryCorruptError extends ProjectError {
     options?: { cause?: unknown },
   ) {
     super(`Cache entry ${key} is not valid: ${reason}`, options);
+  }
+}
+
+/**
+ * A request's credentials cannot be trusted: a malformed Authorization header, or a Bearer token that
+ * is forged, tampered with, expired or names no user. The request is refused (401), never served as
+ * anonymous, so a client with a broken token finds out instead of silently losing its identity.
+ */
+export class InvalidTokenError extends ProjectError {
+  readonly code = 'UNAUTHENTICATED';
+
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Not authenticated: ${reason}`, options);
   }
 }
 

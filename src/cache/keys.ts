@@ -37,6 +37,14 @@ export class CacheKeys {
     return this.build(['l', kind.name, kind.shapeVersion, parentId, args]);
   }
 
+  /**
+   * A whole response (see responses/): by request hash, and for a private response also by viewer
+   * (`anonymous` or a user id), so that no other viewer's lookup can ever reach it.
+   */
+  response(kind: KeyedKind, requestHash: string, viewer?: string): string {
+    return this.build(viewer === undefined ? ['r', kind.shapeVersion, requestHash] : ['r', kind.shapeVersion, requestHash, viewer]);
+  }
+
   /** The generation of one tag (see tags/tagGenerations.ts). */
   tag(tag: string): string {
     return this.build(['t', tag]);

@@ -84,6 +84,18 @@ export function absentTtlSeconds(entityTtl: number, configuredAbsentTtl: number)
   return Math.min(entityTtl, configuredAbsentTtl);
 }
 
+/** An Int argument of a directive on a type or field; undefined when absent. */
+export function readDirectiveInt(
+  node: { astNode?: { directives?: readonly DirectiveNode[] } | null | undefined },
+  directiveName: string,
+  argumentName: string,
+): number | undefined {
+  const directive = node.astNode?.directives?.find((d) => d.name.value === directiveName);
+  const arg = directive?.arguments?.find((a) => a.name.value === argumentName);
+  const value = arg ? valueFromASTUntyped(arg.value) : undefined;
+  return typeof value === 'number' ? value : undefined;
+}
+
 // Private:
 
 function objectType(schema: GraphQLSchema, typeName: string): GraphQLObjectType {
@@ -93,10 +105,8 @@ function objectType(schema: GraphQLSchema, typeName: string): GraphQLObjectType 
 }
 
 function readGrace(node: { astNode?: { directives?: readonly DirectiveNode[] } | null | undefined }): number {
-  const directive = node.astNode?.directives?.find((d) => d.name.value === 'cacheGrace');
-  const arg = directive?.arguments?.find((a) => a.name.value === 'staleWhileRevalidate');
-  const value = arg ? valueFromASTUntyped(arg.value) : undefined;
-  return typeof value === 'number' && value > 0 ? value : 0;
+  const value = readDirectiveInt(node, 'cacheGrace', 'staleWhileRevalidate');
+  return value !== undefined && value > 0 ? value : 0;
 }
 
 function returnedTypeMaxAge(field: GraphQLField<unknown, unknown>): number {

@@ -42,6 +42,12 @@ export interface Config {
   viewFlushBatchSize: number;
   /** `VIEW_FLUSH_CLAIM_IDLE_MS`: a batch taken by a flusher that has been silent this long (it died) is taken over. @default 5000 */
   viewFlushClaimIdleMs: number;
+  /** `RESPONSE_CACHE`: `on` serves whole responses from L2/L3 before parsing (needs `l2` or `l3` in CACHE_TIERS); `off` always executes. @default "on" */
+  responseCache: boolean;
+  /** `CACHE_TAG_HEADER`: the response header that lists a response's tags comma-separated, besides `Surrogate-Key` (space-separated). @default "Cache-Tag" */
+  cacheTagHeader: string;
+  /** `AUTH_TOKEN_SECRET`: the HMAC secret that signs Bearer tokens (32+ characters). Unset: a development secret, with a warning. */
+  authTokenSecret: string | undefined;
   /** `SEED_PRODUCTS`: catalog size seeded into an empty embedded database on first start. @default 1000 */
   seedProducts: number;
   /** `LOG_LEVEL`: pino level. @default "info" */
@@ -71,6 +77,9 @@ export function loadConfig(env: Env = process.env): Config {
     viewFlushIntervalMs: integer(env, 'VIEW_FLUSH_INTERVAL_MS', 1000, 10, 3_600_000),
     viewFlushBatchSize: integer(env, 'VIEW_FLUSH_BATCH_SIZE', 500, 1, 100_000),
     viewFlushClaimIdleMs: integer(env, 'VIEW_FLUSH_CLAIM_IDLE_MS', 5000, 0, 3_600_000),
+    responseCache: oneOf(env, 'RESPONSE_CACHE', ['on', 'off'], 'on') === 'on',
+    cacheTagHeader: headerName(env, 'CACHE_TAG_HEADER', 'Cache-Tag'),
+    authTokenSecret: secret(env, 'AUTH_TOKEN_SECRET', 32),
     seedProducts: integer(env, 'SEED_PRODUCTS', 1000, 1, 10_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   };
@@ -103,6 +112,19 @@ function decimal(env: Env, name: string, fallback: number, min: number, max: num
 
 function text(env: Env, name: string, fallback: string): string {
   return raw(env, name) ?? fallback;
+}
+
+function headerName(env: Env, name: string, fallback: string): string {
+  const value = raw(env, name) ?? fallback;
+  // RFC 9110 token characters: anything else is not a header name.
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) throw new ConfigError(name, env[name], 'is not an HTTP header name');
+  return value;
+}
+
+function secret(env: Env, name: string, minLength: number): string | undefined {
+  const value = raw(env, name);
+  if (value !== undefined && value.length < minLength) throw new ConfigError(name, '(hidden)', `must be at least ${minLength} characters`);
+  return value;
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {

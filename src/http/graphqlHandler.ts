@@ -1,54 +1,137 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLRequest } from '@apollo/server';
+import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import type { Logger } from 'pino';
+import type { BearerTokens } from '../auth/bearerTokens.ts';
+import { viewerFrom, type Viewer } from '../auth/viewer.ts';
+import { InvalidTokenError } from '../errors.ts';
+import { storedTtlSeconds } from '../responses/httpPolicy.ts';
+import { paramsFromSearch, requestIdentity, type GraphQLParams, type RequestIdentity } from '../responses/requestIdentity.ts';
+import type { ResponseCache } from '../responses/responseCache.ts';
+import { cacheableHeaders, type ResponseHeaderOptions } from '../responses/responseHeaders.ts';
+import type { CompleteResponse } from '../responses/storedResponse.ts';
+import { isTypeTag } from '../cache/tags/tags.ts';
+import type { RequestContext } from '../schema/context.ts';
+import { ifNoneMatchHits } from './conditionalRequest.ts';
+import { mayBeCrossSiteForgery } from './csrf.ts';
 
 /** Bodies above this are refused with 413 before they are parsed. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
+export interface GraphQLEndpoint {
+  readonly apollo: ApolloServer<RequestContext>;
+  readonly context: (viewer: Viewer) => RequestContext;
+  readonly tokens: BearerTokens;
+  /** The response tier; undefined when it is off. */
+  readonly responses: ResponseCache | undefined;
+  readonly headers: ResponseHeaderOptions;
+  readonly logger: Logger;
+}
+
 /**
- * Serves POST and GET /graphql through Apollo on plain node:http (Apollo's own integration
- * contract: build an HTTPGraphQLRequest, write back its response). No framework sits in between,
- * so the response tier of a later issue can answer before any of this runs.
+ * Serves POST and GET /graphql on plain node:http. In order:
+ *
+ * 1. the viewer, from a signed Bearer token (a bad one is a 401, never an anonymous answer);
+ * 2. the response tier, before anything is parsed: a hit writes the stored bytes back;
+ * 3. otherwise Apollo (its own integration contract: an HTTPGraphQLRequest in, a response out),
+ *    whose response gets its Cache-Control, Vary, ETag and tag headers here, and is stored when the
+ *    execution says it may be (a query, no errors, maxAge > 0).
+ *
+ * A GET whose `If-None-Match` names the response's ETag gets 304 with no body, hit or miss.
  */
-export async function handleGraphQL<C extends BaseContext>(
-  req: IncomingMessage,
-  res: ServerResponse,
-  graphql: { server: ApolloServer<C>; context: () => Promise<C> },
-): Promise<void> {
+export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, endpoint: GraphQLEndpoint): Promise<void> {
   const body = await readJsonBody(req);
-  if (body instanceof BodyError) {
-    sendJsonError(res, body.status, body.message);
-    return;
+  if (body instanceof BodyError) return sendJsonError(res, body.status, body.message);
+
+  let viewer: Viewer;
+  try {
+    const found = viewerFrom(req.headers.authorization, endpoint.tokens);
+    viewer = found instanceof Promise ? await found : found;
+  } catch (error) {
+    if (error instanceof InvalidTokenError) return sendUnauthorized(res, error);
+    throw error;
   }
+
+  const url = req.url ?? '/';
+  const search = url.includes('?') ? url.slice(url.indexOf('?')) : '';
+  const { responses } = endpoint;
+  const identity = responses ? identify(req, body, search) : undefined;
+  const viewerKey = viewer.userId === null ? 'anonymous' : String(viewer.userId);
+  if (responses && identity) {
+    const found = responses.lookup(identity.hash, viewerKey);
+    const hit = found instanceof Promise ? await found : found;
+    if (hit) return sendResponse(req, res, hit, 'HIT');
+  }
+
+  const execution = responses && identity ? responses.begin() : undefined;
+  const context = endpoint.context(viewer);
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const url = req.url ?? '/';
-  const request: HTTPGraphQLRequest = {
-    method: (req.method ?? 'GET').toUpperCase(),
-    headers,
-    search: url.includes('?') ? url.slice(url.indexOf('?')) : '',
-    body,
-  };
-  const response = await graphql.server.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: graphql.context });
-  for (const [name, value] of response.headers) res.setHeader(name, value);
+  const request: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body };
+  const response = await endpoint.apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => context });
   res.statusCode = response.status ?? 200;
-  if (response.body.kind === 'complete') {
-    res.end(response.body.string);
-    return;
+  for (const [name, value] of response.headers) res.setHeader(name, value);
+
+  const policy = context.outcome.cacheable;
+  if (response.body.kind !== 'complete' || policy === undefined || policy.maxAge <= 0) {
+    // Mutations, errors, maxAge 0, incremental delivery: nothing may keep these.
+    res.setHeader('cache-control', 'no-store');
+    if (response.body.kind === 'complete') return void res.end(response.body.string);
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    return void res.end();
   }
-  for await (const chunk of response.body.asyncIterator) res.write(chunk);
-  res.end();
+
+  const bytes = Buffer.from(response.body.string);
+  const tags = [...context.touched];
+  const contentType = response.headers.get('content-type') ?? 'application/json; charset=utf-8';
+  const stored: CompleteResponse = { kind: 'response', body: bytes, headers: cacheableHeaders(policy, tags, bytes, contentType, endpoint.headers), storedAt: Date.now(), tags };
+  // Its L2 part is done when store() returns, before the response is sent: the next request here hits.
+  const storing =
+    responses && identity && execution
+      ? responses.store(identity.hash, viewerKey, stored, storedTtlSeconds(policy, tags.filter(isTypeTag), endpoint.headers.policies), execution, policy.scope)
+      : undefined;
+  sendResponse(req, res, stored, 'MISS');
+  await storing?.catch((error: unknown) => endpoint.logger.warn({ err: error }, 'response not stored'));
 }
 
-export function sendJsonError(res: ServerResponse, status: number, message: string): void {
+export function sendJsonError(res: ServerResponse, status: number, message: string, code = status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST'): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' } }] }));
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
 }
 
 // Private:
+
+/** The request's identity for the response tier, or undefined when the tier must not answer it. */
+function identify(req: IncomingMessage, body: unknown, search: string): RequestIdentity | undefined {
+  // A hit must be refused exactly where Apollo would refuse the request.
+  if (mayBeCrossSiteForgery(req.headers)) return undefined;
+  let params: GraphQLParams | undefined;
+  if (req.method === 'GET') params = paramsFromSearch(new URLSearchParams(search));
+  else if (req.method === 'POST' && typeof body === 'object' && body !== null && !Array.isArray(body)) params = body as GraphQLParams;
+  return params ? requestIdentity(params, req.headers.accept) : undefined;
+}
+
+function sendResponse(req: IncomingMessage, res: ServerResponse, stored: CompleteResponse, source: 'HIT' | 'MISS'): void {
+  res.statusCode = 200;
+  for (const name in stored.headers) res.setHeader(name, stored.headers[name] as string);
+  res.setHeader('x-response-cache', source);
+  if (source === 'HIT') res.setHeader('age', Math.max(0, Math.floor((Date.now() - stored.storedAt) / 1000)));
+  // Only for GET: on other methods If-None-Match is a precondition, not a revalidation.
+  if (req.method === 'GET' && ifNoneMatchHits(req.headers['if-none-match'], stored.headers.etag as string)) {
+    res.statusCode = 304;
+    res.removeHeader('content-type');
+    return void res.end();
+  }
+  res.end(stored.body);
+}
+
+function sendUnauthorized(res: ServerResponse, error: InvalidTokenError): void {
+  res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${error.reason.replace(/["\\]/g, '')}"`);
+  sendJsonError(res, 401, error.message, error.code);
+}
 
 class BodyError {
   constructor(

@@ -30,9 +30,15 @@ export interface ChildPage {
  * Relation lists are cached as id lists; their members are then loaded through the entity loaders,
  * which the list query has already primed with the rows it read.
  */
-export function createLoaders(deps: LoaderDeps) {
+export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()) {
   const { readThrough, addresses, kinds, queries } = deps;
   const options = { cache: deps.requestCache };
+  /** Records what this request read, for the response tier; every address is built through here. */
+  function request<R>(items: R[], address: (item: R) => CacheAddress) {
+    const addressed = items.map(address);
+    for (const a of addressed) for (const tag of a.tags) touched.add(tag);
+    return { items, keys: addressed.map((a) => a.key), tags: addressed.map((a) => a.tags) };
+  }
 
   function entityLoader<V extends { id: number }>(typeName: EntityTypeName, find: (ids: readonly number[]) => Promise<V[]>) {
     const kind = kinds[typeName] as unknown as CachedKind<V>;
@@ -55,8 +61,12 @@ export function createLoaders(deps: LoaderDeps) {
    * shared tiers: a fill must be fenced before its load, and a list query cannot know in advance
    * which rows, hence which tags, it will read. The next request that misses them loads them by id.
    */
-  function primeEntities<V extends { id: number }>(loader: DataLoader<number, V | null>, rows: V[]) {
-    for (const row of rows) loader.prime(row.id, row);
+  function primeEntities<V extends { id: number }>(typeName: EntityTypeName, loader: DataLoader<number, V | null>, rows: V[]) {
+    for (const row of rows) {
+      loader.prime(row.id, row);
+      // A later load of a primed row never reaches the batch function: its tags are recorded now.
+      for (const tag of addresses.entity(typeName, row.id).tags) touched.add(tag);
+    }
   }
 
   /**
@@ -82,7 +92,7 @@ export function createLoaders(deps: LoaderDeps) {
     address: (page) => addresses.reviewsOfProduct(page.parentId, page.first),
     async load(pages) {
       const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
-      primeEntities(review, rows);
+      primeEntities('Review', review, rows);
       return idsPerPage(pages, rows, (r) => r.productId);
     },
   });
@@ -91,7 +101,7 @@ export function createLoaders(deps: LoaderDeps) {
     address: (page) => addresses.productsOfCategory(page.parentId, page.first),
     async load(pages) {
       const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
-      primeEntities(product, rows);
+      primeEntities('Product', product, rows);
       return idsPerPage(pages, rows, (r) => r.categoryId);
     },
   });
@@ -103,7 +113,7 @@ export function createLoaders(deps: LoaderDeps) {
       Promise.all(
         pages.map(async (page) => {
           const rows = await queries.productPage(page);
-          primeEntities(product, rows);
+          primeEntities('Product', product, rows);
           return rows.map((row) => row.id);
         }),
       ),
@@ -113,7 +123,7 @@ export function createLoaders(deps: LoaderDeps) {
     address: () => addresses.allCategories(),
     async load() {
       const rows = await queries.allCategories();
-      primeEntities(category, rows);
+      primeEntities('Category', category, rows);
       return [rows.map((row) => row.id)];
     },
   });
@@ -129,11 +139,6 @@ export function createLoaders(deps: LoaderDeps) {
 export type Loaders = ReturnType<typeof createLoaders>;
 
 // Private:
-
-function request<R>(items: R[], address: (item: R) => CacheAddress) {
-  const addressed = items.map(address);
-  return { items, keys: addressed.map((a) => a.key), tags: addressed.map((a) => a.tags) };
-}
 
 async function loadPresent<V>(loader: DataLoader<number, V | null>, ids: readonly number[]): Promise<V[]> {
   const present: V[] = [];

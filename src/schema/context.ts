@@ -1,6 +1,8 @@
+import type { Viewer } from '../auth/viewer.ts';
 import type { NewProduct, NewReview, ProductPatch } from '../catalog/writeInputs.ts';
 import type { ProductRecord, ReviewRecord } from '../catalog/records.ts';
 import { createLoaders, type LoaderDeps, type Loaders } from '../loaders/loaders.ts';
+import type { ResponsePolicy } from '../responses/httpPolicy.ts';
 
 /**
  * The writes a request may make. Each commits to the database first, then keeps every cache tier
@@ -17,14 +19,25 @@ export interface Mutations {
   recordProductView(id: number): Promise<boolean>;
 }
 
-/** What every resolver gets: this request's loaders. Resolvers reach data only through them. */
+/** What the execution tells the HTTP layer about its response (see responses/responsePolicyPlugin.ts). */
+export interface ExecutionOutcome {
+  /** Set when the response may be cached: a query, with no errors, and its cache policy. */
+  cacheable?: ResponsePolicy;
+}
+
+/** What every resolver gets. Resolvers reach data only through the loaders. */
 export interface RequestContext {
   readonly loaders: Loaders;
   readonly mutations: Mutations;
+  readonly viewer: Viewer;
+  /** The tags of every entity and list this request read: a stored response carries them. */
+  readonly touched: Set<string>;
+  readonly outcome: ExecutionOutcome;
 }
 
 /** Called once per request: fresh L1 loaders over the process-wide tiers. */
-export function createContext(deps: LoaderDeps, mutations: (loaders: Loaders) => Mutations): RequestContext {
-  const loaders = createLoaders(deps);
-  return { loaders, mutations: mutations(loaders) };
+export function createContext(deps: LoaderDeps, mutations: (loaders: Loaders) => Mutations, viewer: Viewer): RequestContext {
+  const touched = new Set<string>();
+  const loaders = createLoaders(deps, touched);
+  return { loaders, mutations: mutations(loaders), viewer, touched, outcome: {} };
 }

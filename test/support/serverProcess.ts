@@ -30,6 +30,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       DATABASE_URL: inject('databaseUrl'),
       REDIS_URL: redisUrl,
       LOG_LEVEL: 'debug',
+      // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
+      RESPONSE_CACHE: 'off',
       ...env,
       PORT: String(port),
       HOST: '127.0.0.1',

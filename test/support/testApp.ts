@@ -42,6 +42,8 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
     DATABASE_URL: inject('databaseUrl'),
     REDIS_URL: redisUrl,
     CACHE_PREFIX: uniquePrefix(),
+    // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
+    RESPONSE_CACHE: 'off',
     ...env,
   });
   const logs: TestApp['logs'] = [];

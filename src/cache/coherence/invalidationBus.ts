@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { MemoryTier } from '../tiers/memoryTier.ts';
+import type { HeardGenerations } from './heardGenerations.ts';
 
 export interface InvalidationBusOptions {
   /** A connection of its own: once subscribed, a Redis connection can do nothing else. */
@@ -12,6 +13,8 @@ export interface InvalidationBusOptions {
   /** This process; its own messages are skipped (it applied them before publishing). */
   instanceId: string;
   memoryTier: MemoryTier;
+  /** Where the L3 generations of applied messages are recorded (see HeardGenerations). */
+  heard?: HeardGenerations;
   logger: Logger;
 }
 
@@ -61,8 +64,8 @@ export class InvalidationBus {
   }
 
   /** Tells the other instances. Failure is logged, not thrown: a disconnected instance has paused its L2. */
-  async publish(tags: readonly string[]): Promise<void> {
-    const message = JSON.stringify({ origin: this.options.instanceId, tags });
+  async publish(tags: readonly string[], generations?: readonly string[]): Promise<void> {
+    const message = JSON.stringify({ origin: this.options.instanceId, tags, ...(generations ? { generations } : {}) });
     try {
       await this.options.publisher.publish(this.options.channel, message);
     } catch (error) {
@@ -91,7 +94,7 @@ export class InvalidationBus {
     } catch {
       parsed = undefined;
     }
-    const { origin, tags } = (parsed ?? {}) as { origin?: unknown; tags?: unknown };
+    const { origin, tags, generations } = (parsed ?? {}) as { origin?: unknown; tags?: unknown; generations?: unknown };
     if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string')) {
       // Something invalidated, we cannot tell what: drop everything rather than serve it stale.
       this.options.logger.warn({ message: message.slice(0, 200) }, 'unreadable invalidation; L2 cleared');
@@ -100,5 +103,9 @@ export class InvalidationBus {
     }
     if (origin === this.options.instanceId) return;
     void this.options.memoryTier.invalidateTags(tags);
+    // After the L2 drop above (synchronous): from here on, this L2 holds nothing older than these.
+    if (Array.isArray(generations) && generations.length === tags.length && generations.every((g) => typeof g === 'string')) {
+      this.options.heard?.heard(tags, generations);
+    }
   }
 }

@@ -1,12 +1,25 @@
 import type { Logger } from 'pino';
 import type { CacheTier } from '../tiers/tier.ts';
+import type { HeardGenerations } from './heardGenerations.ts';
 import type { InvalidationBus } from './invalidationBus.ts';
+
+/** L3 as the invalidator needs it: invalidating a tag yields its new generation. */
+export interface GenerationalTier extends CacheTier {
+  invalidateTagsWithGenerations(tags: readonly string[]): Promise<string[] | undefined>;
+}
 
 export interface InvalidatorOptions {
   /** L2, when enabled. */
   memoryTier?: CacheTier;
   /** L3, when enabled. */
-  sharedTier?: CacheTier;
+  sharedTier?: GenerationalTier;
+  /** Where this instance records the L3 generations its L2 has applied (see HeardGenerations). */
+  heard?: HeardGenerations;
+  /**
+   * Told every tag this instance invalidated, once its own tiers are done: the purge hook for a CDN
+   * in front (responses carry their tags in `Surrogate-Key`). Not called for other instances' tags.
+   */
+  onInvalidated?: (tags: readonly string[]) => void;
   /** The other instances, when there is an L3 to carry the messages. */
   bus?: InvalidationBus;
   logger: Logger;
@@ -33,9 +46,13 @@ export class Invalidator {
   async invalidate(tags: readonly string[]): Promise<void> {
     if (tags.length === 0) return;
     const { memoryTier, sharedTier, bus } = this.options;
-    if (sharedTier && !(await sharedTier.invalidateTags(tags))) this.retryLater(tags);
+    const generations = sharedTier ? await sharedTier.invalidateTagsWithGenerations(tags) : undefined;
+    if (sharedTier && generations === undefined) this.retryLater(tags);
     await memoryTier?.invalidateTags(tags);
-    await bus?.publish(tags);
+    // Only now: a response read from this L2 before this point may hold the old data.
+    if (generations) this.options.heard?.heard(tags, generations);
+    await bus?.publish(tags, generations);
+    this.options.onInvalidated?.(tags);
   }
 
   stop(): void {
@@ -49,10 +66,13 @@ export class Invalidator {
     if (this.retryTimer) return;
     const retry = async () => {
       const pending = [...this.unsent];
-      if (await this.options.sharedTier?.invalidateTags(pending)) {
+      const generations = await this.options.sharedTier?.invalidateTagsWithGenerations(pending);
+      if (generations) {
         for (const tag of pending) this.unsent.delete(tag);
+        // This L2 dropped these tags when they were first invalidated, before the new generations.
+        this.options.heard?.heard(pending, generations);
         // Instances that reconnected cleared their L2; the message covers any that never left.
-        await this.options.bus?.publish(pending);
+        await this.options.bus?.publish(pending, generations);
         this.options.logger.info({ tags: pending.length }, 'L3 invalidations sent after Redis came back');
       }
       this.retryTimer = this.unsent.size > 0 ? setTimeout(retry, this.options.retryMs ?? 1000).unref() : undefined;

@@ -15,3 +15,8 @@ export const tags = {
   rootList: (field: string): string => `Query.${field}`,
   type: (typeName: string): string => typeName,
 };
+
+/** Whether a tag names a whole type (`Product`), rather than an entity or a list. */
+export function isTypeTag(tag: string): boolean {
+  return !tag.includes(':') && !tag.includes('.');
+}

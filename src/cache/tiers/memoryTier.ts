@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { CachedKind } from '../entry.ts';
+import type { CacheEntry, CachedKind } from '../entry.ts';
 import type { CacheTier, TierFence, TierLookup, TierRead, TierWrite } from './tier.ts';
 
 export interface MemoryTierOptions {
@@ -56,8 +56,24 @@ export class MemoryTier implements CacheTier {
   }
 
   async fence(_tags: readonly string[]): Promise<TierFence> {
+    return this.currentFence();
+  }
+
+  /** A fence for any tags, now: L2 fences are one counter, whatever the tags. */
+  currentFence(): TierFence {
     const fence: MemoryFence = { tier: this.name, sequence: this.sequence };
     return fence;
+  }
+
+  /** The entry under `key` now, without a promise: the response tier's hit path. undefined while paused. */
+  peek<V>(key: string): CacheEntry<V> | undefined {
+    return this.paused ? undefined : (this.lru.get(key)?.entry as CacheEntry<V> | undefined);
+  }
+
+  /** Whether any of `tags` was invalidated here after `fence` was taken (or L2 is paused). */
+  invalidatedSince(tags: readonly string[], fence: TierFence): boolean {
+    const since = (fence as MemoryFence).sequence;
+    return this.paused || tags.some((tag) => this.lastInvalidated(tag) > since);
   }
 
   async setMany(writes: readonly TierWrite[], fence: TierFence): Promise<void> {

@@ -61,6 +61,23 @@ export class RedisTier implements CacheTier {
     return { entries, fence };
   }
 
+  /**
+   * Reads entries whose tags are known only from their value (whole responses: their tags are what
+   * their execution read). Two round trips: the entries, then their tags' generations. An entry whose
+   * stamps differ from the current generations is a miss, as in {@link getMany}.
+   */
+  async getCarryingTags<V>(keys: readonly string[], kind: CachedKind<V>, tagsOf: (value: V) => readonly string[]): Promise<TierLookup<V>> {
+    const raw = await this.options.guard.run(undefined, () => this.mget(keys));
+    if (raw === undefined) return { entries: keys.map(() => undefined), fence: this.noFence() };
+    const decoded = raw.map((bytes, i) => (bytes === null ? undefined : this.unpack(keys[i] as string, bytes, kind)));
+    const reads = decoded.map((found, i) => ({ key: keys[i] as string, tags: found?.entry.value === null || !found ? [] : tagsOf(found.entry.value) }));
+    const generations = await this.options.guard.run(undefined, () => this.generations(uniqueTags(reads.map((read) => read.tags))));
+    if (generations === undefined) return { entries: keys.map(() => undefined), fence: this.noFence() };
+    const entries = decoded.map((found, i) => (found && stampsMatch(found.stamps, (reads[i] as TierRead).tags, generations) ? found.entry : undefined));
+    const fence: RedisFence = { tier: this.name, generations };
+    return { entries, fence };
+  }
+
   async fence(tags: readonly string[]): Promise<TierFence> {
     const generations = await this.options.guard.run(undefined, () => this.generations(uniqueTags([tags])));
     const fence: RedisFence = { tier: this.name, generations };
@@ -86,18 +103,29 @@ export class RedisTier implements CacheTier {
   }
 
   async invalidateTags(tags: readonly string[]): Promise<boolean> {
-    if (tags.length === 0) return true;
+    return (await this.invalidateTagsWithGenerations(tags)) !== undefined;
+  }
+
+  /**
+   * {@link invalidateTags}, returning the new generation of each tag (in the order of `tags`), or
+   * undefined when the tier failed to. The invalidator passes them on to the other instances, so
+   * that each knows which generations its L2 has caught up with (see HeardGenerations).
+   */
+  async invalidateTagsWithGenerations(tags: readonly string[]): Promise<string[] | undefined> {
+    if (tags.length === 0) return [];
     const redis = this.redis;
-    const lifetimes = new Map(uniqueTags([tags]).map((tag) => [this.options.keys.tag(tag), this.options.tagLifetimeMs(tag)]));
+    const unique = uniqueTags([tags]);
+    const generations = new Map(unique.map((tag) => [this.options.keys.tag(tag), newGeneration()]));
+    const lifetimes = new Map(unique.map((tag) => [this.options.keys.tag(tag), this.options.tagLifetimeMs(tag)]));
     for (const [key, ms] of lifetimes) {
       if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`tag ${key} has lifetime ${ms} ms; it must be a positive whole number`);
     }
-    return this.options.guard.run(false, async () => {
+    const done = await this.options.guard.run(false, async () => {
       // One MULTI per hash slot: all of them at once on a single Redis.
       await Promise.all(
         groupBySlot([...lifetimes.keys()], redis).map((group) => {
           const multi = redis.multi();
-          for (const key of group) multi.set(key, newGeneration(), 'PX', lifetimes.get(key) as number);
+          for (const key of group) multi.set(key, generations.get(key) as string, 'PX', lifetimes.get(key) as number);
           // exec() resolves even when a command inside failed: look at each reply.
           return multi.exec().then((replies) => {
             const failed = replies === null ? new Error('MULTI aborted') : replies.find(([error]) => error)?.[0];
@@ -107,29 +135,32 @@ export class RedisTier implements CacheTier {
       );
       return true;
     });
+    return done ? tags.map((tag) => generations.get(this.options.keys.tag(tag)) as string) : undefined;
   }
 
   private decode<V>(read: TierRead, bytes: Buffer, kind: CachedKind<V>, generations: Map<string, string | null>): CacheEntry<V> | undefined {
+    const found = this.unpack(read.key, bytes, kind);
+    // Invalidated since it was loaded (or stamped for other tags): a miss.
+    return found && stampsMatch(found.stamps, read.tags, generations) ? found.entry : undefined;
+  }
+
+  /** The stamps and the entry; undefined (a miss, logged) for bytes that are not an entry of `kind`. */
+  private unpack<V>(key: string, bytes: Buffer, kind: CachedKind<V>): { stamps: unknown; entry: CacheEntry<V> } | undefined {
     let stamps: unknown;
     let entry: CacheEntry<V> | Error;
     try {
       const [first, second] = packr.unpackMultiple(bytes.subarray(VERSION_DIGITS)) as [unknown, unknown];
       stamps = first;
-      entry = entryFrom(read.key, second, kind);
+      entry = entryFrom(key, second, kind);
     } catch (error) {
       entry = error instanceof Error ? error : new Error(String(error));
     }
     if (entry instanceof Error) {
       // A miss: the fill that follows overwrites the bad bytes.
-      this.options.logger.warn({ err: entry, key: read.key }, 'corrupt cache entry read as a miss');
+      this.options.logger.warn({ err: entry, key }, 'corrupt cache entry read as a miss');
       return undefined;
     }
-    // Invalidated since it was loaded (or stamped for other tags): a miss.
-    if (!Array.isArray(stamps) || stamps.length !== read.tags.length) return undefined;
-    for (let i = 0; i < stamps.length; i++) {
-      if (stamps[i] !== generations.get(read.tags[i] as string)) return undefined;
-    }
-    return entry;
+    return { stamps, entry };
   }
 
   /** Current generation of each tag; null for a tag not invalidated within its lifetime. */
@@ -152,6 +183,11 @@ export class RedisTier implements CacheTier {
     const redis = this.redis;
     return mgetBySlot(keys, redis, (group) => redis.mget(...group));
   }
+}
+
+/** The generations a fence of this tier read (undefined: Redis did not answer). */
+export function fenceGenerations(fence: TierFence): ReadonlyMap<string, string | null> | undefined {
+  return (fence as RedisFence).generations;
 }
 
 /**
@@ -196,6 +232,15 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 `;
+
+/** Whether an entry's stamps are its tags' current generations. */
+function stampsMatch(stamps: unknown, tags: readonly string[], generations: ReadonlyMap<string, string | null>): boolean {
+  if (!Array.isArray(stamps) || stamps.length !== tags.length) return false;
+  for (let i = 0; i < stamps.length; i++) {
+    if (stamps[i] !== generations.get(tags[i] as string)) return false;
+  }
+  return true;
+}
 
 function newGeneration(): string {
   return randomBytes(9).toString('base64url');

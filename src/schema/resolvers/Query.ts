@@ -31,6 +31,11 @@ export const Query: QueryResolvers = {
   async user(_, args, { loaders }) {
     return found(await loaders.user.load(parseId('id', args.id)), 'User', args.id);
   },
+
+  // A token outlives nothing: a viewer whose user was deleted is nobody, not an error.
+  me(_, __, { loaders, viewer }) {
+    return viewer.userId === null ? null : loaders.user.load(viewer.userId);
+  },
 };
 
 function found<V>(value: V | null, typeName: string, id: string | number, argument = 'id'): V {

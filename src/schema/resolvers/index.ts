@@ -4,6 +4,6 @@ import { Mutation } from './Mutation.ts';
 import { Product } from './Product.ts';
 import { Query } from './Query.ts';
 import { Review } from './Review.ts';
+import { User } from './User.ts';
 
-// User has only scalar fields: the default resolvers read them off the cached record.
-export const resolvers: Resolvers = { Query, Mutation, Product, Category, Review };
+export const resolvers: Resolvers = { Query, Mutation, Product, Category, Review, User };
