@@ -48,6 +48,8 @@ import { ViewFlusher } from './views/viewFlusher.ts';
 export interface AppEvents {
   load: [LoadEvent];
   miss: [{ readonly kind: string; readonly keys: readonly string[] }];
+  /** A request went to Apollo: the response tier did not answer it. */
+  execution: [];
 }
 
 /** A wired server: what main.ts starts and what the integration tests drive and inspect. */
@@ -66,7 +68,7 @@ export interface App {
   readonly invalidator: Invalidator;
   /** Whether this instance hears other instances' invalidations (L2 is in use); true without L3. */
   readonly coherent: () => boolean;
-  /** Emits 'load' for every database load of the read path, and 'miss' for every read that waited on one. */
+  /** Emits 'load' for every database load of the read path, 'miss' for every read that waited on one, 'execution' for every request Apollo ran. */
   readonly events: EventEmitter<AppEvents>;
   /** Every cached kind, with its TTLs and shape version. */
   readonly kinds: CachedKinds;
@@ -231,6 +233,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         : undefined,
     headers: { policies: typeHttpPolicies(schema), tagHeader: config.cacheTagHeader },
     logger,
+    onExecute: () => events.emit('execution'),
   };
   const healthChecks = {
     database: () => database.ping(),

@@ -25,6 +25,8 @@ export interface GraphQLEndpoint {
   readonly responses: ResponseCache | undefined;
   readonly headers: ResponseHeaderOptions;
   readonly logger: Logger;
+  /** Called each time a request goes to Apollo (parse, validate, execute): what a hit skips. */
+  readonly onExecute?: () => void;
 }
 
 /**
@@ -69,6 +71,7 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   const request: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body };
+  endpoint.onExecute?.();
   const response = await endpoint.apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => context });
   res.statusCode = response.status ?? 200;
   for (const [name, value] of response.headers) res.setHeader(name, value);

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { createApp, type App } from '../../src/app.ts';
+import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { redisUrl } from './services.ts';
 
@@ -37,7 +37,7 @@ export function uniquePrefix(): string {
  * Starts the real app in this process, on the run's database and real Redis, on a free port.
  * `env` overrides the configuration (CACHE_TIERS, REDIS_URL, ...).
  */
-export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string | undefined> = {}, options: AppOptions = {}): Promise<TestApp> {
   const config = loadConfig({
     DATABASE_URL: inject('databaseUrl'),
     REDIS_URL: redisUrl,
@@ -56,7 +56,7 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
       },
     }),
   );
-  const app = await createApp(config, logger);
+  const app = await createApp(config, logger, options);
   const url = await app.listen(0, '127.0.0.1');
 
   const redisCommands: string[] = [];
@@ -116,11 +116,11 @@ export function useTestApp(env: Record<string, string | undefined> = {}): () => 
  * Several instances of the app sharing one key prefix (so one L3, and one invalidation channel),
  * started before the file's tests and stopped, with their keys deleted, after.
  */
-export function useTestApps(count: number, env: Record<string, string | undefined> = {}): () => TestApp[] {
+export function useTestApps(count: number, env: Record<string, string | undefined> = {}, options: AppOptions = {}): () => TestApp[] {
   const prefix = uniquePrefix();
   let started: TestApp[] = [];
   beforeAll(async () => {
-    started = await Promise.all(Array.from({ length: count }, () => startTestApp({ CACHE_PREFIX: prefix, ...env })));
+    started = await Promise.all(Array.from({ length: count }, () => startTestApp({ CACHE_PREFIX: prefix, ...env }, options)));
   });
   afterAll(async () => {
     await Promise.all(started.map((t) => t.stop()));

@@ -30,13 +30,10 @@ export interface AccessLogLine {
 
 /**
  * An nginx of the test's own running deploy/nginx/nginx.conf on a free loopback port, in front of
- * the given origins, with its cache, temp files and pid in a temporary directory. Its access log is
- * its stdout, parsed as it comes. There is no fallback: without nginx the start fails, naming what
- * to install.
+ * the given origins, with its cache, temp files, access log and pid in a temporary directory. There
+ * is no fallback: without nginx the start fails, naming what to install.
  */
 export class ThrowawayNginx {
-  /** Every access log line so far, background revalidations (subrequests) included. */
-  readonly accessLog: AccessLogLine[] = [];
   private stderr = '';
 
   private constructor(
@@ -58,11 +55,11 @@ export class ThrowawayNginx {
 
     // detached: its own process group, so that a master that has to be killed takes its workers along.
     const child = spawn(binary, ['-p', `${dir}/`, '-c', configPath, '-e', 'stderr', '-g', `daemon off; pid ${dir}/nginx.pid;`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'ignore', 'pipe'],
       detached: true,
     });
     const nginx = new ThrowawayNginx(port, dir, child);
-    nginx.collectOutput();
+    nginx.collectErrorLog();
     try {
       await nginx.waitUntilAnswering();
     } catch (error) {
@@ -76,13 +73,27 @@ export class ThrowawayNginx {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Resolves with the first access log line `match` accepts, waiting for it up to `timeoutMs`. */
+  /** Every access log line so far, background revalidations (subrequests) included. */
+  async accessLog(): Promise<AccessLogLine[]> {
+    const text = await readFile(path.join(this.dir, ACCESS_LOG), 'utf8').catch(() => '');
+    // Only whole lines: the last piece is empty, or a line nginx is still writing.
+    return text
+      .split('\n')
+      .slice(0, -1)
+      .map((line) => JSON.parse(line) as AccessLogLine);
+  }
+
+  /**
+   * The first access log line `match` accepts, waiting for it up to `timeoutMs`: nginx logs a request
+   * after answering it, and a background revalidation after the response it refreshes.
+   */
   async waitForLogLine(match: (line: AccessLogLine) => boolean, timeoutMs = 5000): Promise<AccessLogLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const line = this.accessLog.find(match);
+      const log = await this.accessLog();
+      const line = log.find(match);
       if (line) return line;
-      if (Date.now() > deadline) throw new Error(`no such nginx access log line in ${timeoutMs} ms; the log:\n${this.accessLog.map((l) => JSON.stringify(l)).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`no such nginx access log line in ${timeoutMs} ms; the log:\n${log.map((l) => JSON.stringify(l)).join('\n')}`);
       await sleep(50);
     }
   }
@@ -102,13 +113,7 @@ export class ThrowawayNginx {
 
   // Private:
 
-  private collectOutput(): void {
-    let partial = '';
-    this.process.stdout!.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) if (line.startsWith('{')) this.accessLog.push(JSON.parse(line));
-    });
+  private collectErrorLog(): void {
     this.process.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.process.once('error', (error) => (this.stderr += `${error.message}\n`));
   }
@@ -131,13 +136,15 @@ export class ThrowawayNginx {
 
 /**
  * The deployed configuration as a throwaway instance runs it: listening on 127.0.0.1:`port`, the
- * upstream's `server` lines pointing at `upstreams` (their parameters kept), the cache and the temp
- * files under `dir`. Everything else, every cache directive included, is the deployed file's. Throws,
+ * upstream's `server` lines pointing at `upstreams` (their parameters kept), the cache, the temp
+ * files and the access log under `dir`. Everything else, every cache directive included, is the deployed file's. Throws,
  * naming the directive, if the deployed file no longer has the shape this relies on.
  */
 export function throwawayNginxConfig(deployed: string, local: { port: number; upstreams: readonly string[]; dir: string }): string {
   let config = replaceExactlyOnce(deployed, /^(\s*)listen\s+[^;]+;/m, `$1listen 127.0.0.1:${local.port};`, 'one `listen` directive');
   config = replaceExactlyOnce(config, /^(\s*proxy_cache_path\s+)\S+/m, `$1${local.dir}/cache`, 'one `proxy_cache_path` directive');
+  // A file, not /dev/stdout: Node's child stdio is a socket, which cannot be opened by that name.
+  config = replaceExactlyOnce(config, /^(\s*access_log\s+)\S+/m, `$1${local.dir}/${ACCESS_LOG}`, 'one `access_log` directive');
   config = replaceExactlyOnce(config, /^\s*upstream\s+api\s*\{[^}]*\}/m, (block) => withUpstreams(block, local.upstreams), 'one `upstream api { ... }` block');
   // The build's temp paths (/var/lib/nginx/... on Debian) may not be writable, or are another nginx's.
   const tempPaths = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `    ${kind}_temp_path ${local.dir}/${kind}_temp;`).join('\n');
@@ -145,6 +152,8 @@ export function throwawayNginxConfig(deployed: string, local: { port: number; up
 }
 
 // Private:
+
+const ACCESS_LOG = 'access.log';
 
 /** The installed nginx: `NGINX_BINARY`, else `nginx` on the PATH, else the sbin directories, which a non-root PATH often lacks. */
 function findNginx(): string {
