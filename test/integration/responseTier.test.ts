@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { useTestApps, type TestApp } from '../support/testApp.ts';
+import { startTestApp, useTestApps, type TestApp } from '../support/testApp.ts';
 
 /**
  * The response tier, on two in-process instances sharing Redis: hits skip Apollo entirely, what may
@@ -124,6 +124,29 @@ describe('response tier', () => {
     const before = executions.get(b);
     await untilHit(() => post(b, PRODUCT, { id }));
     expect(executions.get(b)).toBe(before);
+  });
+
+  it('no stale fill: a response read from an L2 that an invalidation has not reached yet is kept out of L3', async () => {
+    const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });
+    const id = String(products[0]!.id);
+    // A holds the product in its L2 data tier.
+    await post(a, PRODUCT, { id });
+    // Another instance's write, as L3 sees it before its message reaches A: a new generation, no message.
+    await a.app.database.prisma.product.update({ where: { id: Number(id) }, data: { name: 'Written elsewhere', version: { increment: 1 } } });
+    expect(await a.app.sharedTier!.invalidateTags([`Product:${id}`])).toBe(true);
+    // A computes a new response from its (now stale) L2 row, and must not share it through L3.
+    const other = `query($id: ID!) { product(id: $id) { id name sku } }`;
+    const fromStaleL2 = await post(a, other, { id });
+    expect(JSON.parse(fromStaleL2.text).data.product.name).not.toBe('Written elsewhere');
+    await sleep(100);
+    const fresh = await startTestApp({ CACHE_PREFIX: a.prefix, RESPONSE_CACHE: 'on' });
+    try {
+      const response = await post(fresh, other, { id });
+      expect(response.headers.get('x-response-cache')).toBe('MISS');
+      expect(JSON.parse(response.text).data.product.name).toBe('Written elsewhere');
+    } finally {
+      await fresh.stop();
+    }
   });
 
   it('a private response reaches its own viewer only; another viewer or anonymous never gets it', async () => {
