@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { openDatabase } from '../../src/database/database.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
@@ -36,14 +36,25 @@ describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
   let renamed: GetResult;
   const newName = () => `Renamed ${fixture.tag}`;
 
+  let setupFailure: unknown;
+
   beforeAll(async () => {
-    database = await openDatabase(loadConfig({ DATABASE_URL: inject('databaseUrl') }));
-    fixture = await createCatalogFixture(database.prisma, { products: 2 });
-    servers = await Promise.all([1, 2].map(() => startServerProcess(ORIGIN_ENV(prefix))));
-    cdn = await ThrowawayNginx.start({ upstreams: servers.map((server) => server.url) });
-    unchanged = await graphqlGet(cdn.url, stockOf(fixture.products[0]!.id));
-    renamed = await graphqlGet(cdn.url, stockOf(fixture.products[1]!.id));
+    try {
+      database = await openDatabase(loadConfig({ DATABASE_URL: inject('databaseUrl') }));
+      fixture = await createCatalogFixture(database.prisma, { products: 2 });
+      servers = await Promise.all([1, 2].map(() => startServerProcess(ORIGIN_ENV(prefix))));
+      cdn = await ThrowawayNginx.start({ upstreams: servers.map((server) => server.url) });
+      unchanged = await graphqlGet(cdn.url, stockOf(fixture.products[0]!.id));
+      renamed = await graphqlGet(cdn.url, stockOf(fixture.products[1]!.id));
+    } catch (error) {
+      setupFailure = error;
+    }
   }, 60_000);
+  // A failed beforeAll reports every test "skipped", and the CI's count says "0 failed"; without
+  // nginx (or anything else this needs), every test fails with the reason instead.
+  beforeEach(() => {
+    if (setupFailure) throw setupFailure;
+  });
   afterAll(async () => {
     await cdn?.stop();
     await Promise.all(servers.map((server) => server.stop()));
@@ -58,6 +69,9 @@ describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
     expect(results.map((r) => r.cacheStatus)).toEqual(['MISS', 'MISS', 'MISS', 'MISS']);
     const answeredBy = await Promise.all(results.map(async (r) => (await cdn!.waitForLogLine((line) => line.request === `GET ${r.uri}`)).upstream));
     expect(new Set(answeredBy)).toEqual(new Set(servers.map((server) => new URL(server.url).host)));
+    // In turn: the rotation is shared by nginx's workers (the upstream's zone).
+    expect(answeredBy[1]).not.toBe(answeredBy[0]);
+    expect(answeredBy.slice(2)).toEqual(answeredBy.slice(0, 2));
   });
 
   it('stores a public GET: a MISS, then HITs with the same body and ETag, and a 304 for If-None-Match', async () => {

@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
+import { tokensFor } from '../support/tokens.ts';
 
 /**
  * Private data never reaches another viewer: two users and an anonymous client, 1,000 interleaved
@@ -18,8 +18,8 @@ describe('private responses across viewers and instances', () => {
   let tokens: Map<number, string>;
   beforeAll(async () => {
     servers = await Promise.all([1, 2].map(() => startServerProcess({ CACHE_PREFIX: prefix, RESPONSE_CACHE: 'on', LOG_LEVEL: 'info' })));
-    const output = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...USERS.map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    tokens = new Map(output.trim().split('\n').map((line) => [Number(line.split(' ')[0]), line.split(' ')[1] as string]));
+    const signed = await tokensFor(...USERS);
+    tokens = new Map(USERS.map((id, i) => [id, signed[i] as string]));
   }, 60_000);
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));

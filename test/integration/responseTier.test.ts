@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
 import { startTestApp, useTestApps, type TestApp } from '../support/testApp.ts';
+import { tokensFor } from '../support/tokens.ts';
 
 /**
  * The response tier, on two in-process instances sharing Redis: hits skip Apollo entirely, what may
@@ -15,11 +15,6 @@ const PRODUCT = `query($id: ID!) { product(id: $id) { id name stock } }`;
 const RENAME = `mutation($id: ID!, $name: String!) { updateProduct(id: $id, input: { name: $name }) { id name } }`;
 const ME = `{ me { id name email } }`;
 
-function tokens(...userIds: number[]): string[] {
-  const output = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...userIds.map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return output.trim().split('\n').map((line) => line.split(' ')[1] as string);
-}
-
 describe('response tier', () => {
   const apps = useTestApps(2, { RESPONSE_CACHE: 'on' }, { purge: (tags) => void purged.push([...tags]) });
   let a: TestApp;
@@ -27,11 +22,11 @@ describe('response tier', () => {
   let executions: Map<TestApp, number>;
   let token1: string;
   let token2: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     [a, b] = apps() as [TestApp, TestApp];
     executions = new Map([a, b].map((t) => [t, 0]));
     for (const t of [a, b]) t.app.events.on('execution', () => executions.set(t, (executions.get(t) ?? 0) + 1));
-    [token1, token2] = tokens(1, 2) as [string, string];
+    [token1, token2] = (await tokensFor(1, 2)) as [string, string];
   });
 
   async function post(t: TestApp, query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) {
@@ -172,7 +167,7 @@ describe('response tier', () => {
   it('a forged or malformed token is a 401, even for a cached request', async () => {
     await untilHit(() => post(a, PRODUCT, { id: '7' }));
     const forged = `${token1.slice(0, -3)}abc`;
-    for (const authorization of [`Bearer ${forged}`, `Bearer ${tokens(2)[0]!.split('.').slice(0, 2).join('.')}.`, 'Basic dXNlcjpwYXNz']) {
+    for (const authorization of [`Bearer ${forged}`, `Bearer ${token2.split('.').slice(0, 2).join('.')}.`, 'Basic dXNlcjpwYXNz']) {
       const response = await post(a, PRODUCT, { id: '7' }, { authorization });
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
 import { freePort } from './throwawayRedis.ts';
 import { redisUrl } from './services.ts';
+import { TEST_TOKEN_SECRET } from './tokens.ts';
 
 /** A real server process (`src/main.ts`), for tests about several instances. */
 export interface ServerProcess {
@@ -32,6 +33,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       LOG_LEVEL: 'debug',
       // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
       RESPONSE_CACHE: 'off',
+      AUTH_TOKEN_SECRET: TEST_TOKEN_SECRET,
       ...env,
       PORT: String(port),
       HOST: '127.0.0.1',

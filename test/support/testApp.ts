@@ -6,6 +6,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { redisUrl } from './services.ts';
+import { TEST_TOKEN_SECRET } from './tokens.ts';
 
 export interface TestApp {
   readonly app: App;
@@ -44,6 +45,7 @@ export async function startTestApp(env: Record<string, string | undefined> = {},
     CACHE_PREFIX: uniquePrefix(),
     // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
     RESPONSE_CACHE: 'off',
+    AUTH_TOKEN_SECRET: TEST_TOKEN_SECRET,
     ...env,
   });
   const logs: TestApp['logs'] = [];
