@@ -1,8 +1,5 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { openDatabase } from '../../src/database/database.ts';
@@ -10,6 +7,7 @@ import { createCatalogFixture } from '../support/fixtures.ts';
 import { startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
 import { ThrowawayNginx } from '../support/throwawayNginx.ts';
+import { tokensFor } from '../support/tokens.ts';
 
 /**
  * A real CDN, nginx's proxy_cache running deploy/nginx/nginx.conf, in front of two real server
@@ -122,7 +120,8 @@ describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
   });
 
   it('never stores a private response: each viewer gets their own, from the origin, every time', async () => {
-    const tokens = await bearerTokens([1, 2]);
+    const [first, second] = await tokensFor(1, 2);
+    const tokens = new Map([[1, first], [2, second]]);
     const users = new Map(
       (await database.prisma.user.findMany({ where: { id: { in: [1, 2] } } })).map((user) => [user.id, { id: String(user.id), name: user.name, email: user.email }]),
     );
@@ -302,19 +301,4 @@ function expiresAt(stored: GetResult): number {
 async function sleepUntil(time: number): Promise<void> {
   const wait = time - Date.now();
   if (wait > 0) await sleep(wait);
-}
-
-/** Bearer tokens from `npm run token` (scripts/token.ts). Neither it nor the servers get AUTH_TOKEN_SECRET: both use the development secret. */
-async function bearerTokens(userIds: number[]): Promise<Map<number, string>> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...userIds.map(String)], {
-    cwd: path.resolve(import.meta.dirname, '../..'),
-    env: { PATH: process.env.PATH ?? '' },
-  });
-  const tokens = new Map<number, string>();
-  for (const line of stdout.split('\n')) {
-    const match = /^(\d+) (\S+)$/.exec(line.trim());
-    if (match) tokens.set(Number(match[1]), match[2]!);
-  }
-  if (tokens.size !== userIds.length) throw new Error(`scripts/token.ts printed no token for some of ${userIds.join(', ')}:\n${stdout}`);
-  return tokens;
 }
