@@ -1,7 +1,8 @@
 // `npm run bench`: how the caches behave, on one machine in one run. The read path (throughput by
-// tier configuration), then the write path and the fleet: stampede control, latency through a TTL
-// expiry with and without XFetch, invalidation propagation between instances, and tag memory under
-// a create/delete workload. Everything it creates (a database, Redis keys, server processes) is its
+// tier configuration, and the whole-response tier against Apollo's response cache and a fixed-bytes
+// server), then the write path and the fleet: stampede control, latency through a TTL expiry with
+// and without XFetch, invalidation propagation between instances, and tag memory under a
+// create/delete workload. Everything it creates (a database, Redis keys, server processes) is its
 // own and is removed at the end, also when it fails. Parameters: see params.ts.
 //
 //     npm run bench                              every section
@@ -15,13 +16,14 @@ import { propagationSection } from './propagation.ts';
 import { readPathSection } from './readPath.ts';
 import { RedisKeyspace } from './redisKeyspace.ts';
 import { describeMachine, describeParams, writeJsonReport } from './report.ts';
+import { responseTierSection } from './responseTier.ts';
 import { log, type BenchContext, type Section, type SectionOutcome } from './section.ts';
 import { stampedeSection } from './stampede.ts';
 import { tagMemorySection } from './tagMemory.ts';
 import { xfetchExpirySection } from './xfetchExpiry.ts';
 
 /** Every section, in the order a full run measures them. */
-const SECTIONS: readonly Section[] = [readPathSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection];
+const SECTIONS: readonly Section[] = [readPathSection, responseTierSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection];
 
 const REPORT_FILES: Record<Section['report'], string> = {
   'read-path': path.resolve(import.meta.dirname, '../reports/bench-read-path.json'),

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseLogLine, type LogLine } from './serverLogs.ts';
 
-/** A server under test, running `src/main.ts` in its own process on a loopback port. */
+/** A server under test, running `src/main.ts` (or another {@link StartOptions.entry}) in its own process on a loopback port. */
 export interface ServerProcess {
   /** `http://127.0.0.1:<port>` */
   url: string;
@@ -32,6 +32,10 @@ export interface StartOptions {
    * JSON are still passed through. @default false
    */
   captureLogs?: boolean;
+  /** The script to run, relative to the repository root; it must listen on PORT and HOST and answer GET /health/ready. @default "src/main.ts" */
+  entry?: string;
+  /** Node options before `--import tsx`, e.g. `--cpu-prof`. @default [] */
+  nodeArgs?: readonly string[];
 }
 
 const HOST = '127.0.0.1';
@@ -48,7 +52,7 @@ process.on('exit', () => {
 /** Starts a server with `env` on top of ours and resolves once it is ready to serve. */
 export async function startServer(env: Record<string, string>, options: StartOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.entry ?? 'src/main.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST },
     stdio: ['ignore', options.captureLogs ? 'pipe' : 'inherit', 'inherit'],
