@@ -42,7 +42,9 @@ export class CacheKeys {
    * (`anonymous` or a user id), so that no other viewer's lookup can ever reach it.
    */
   response(kind: KeyedKind, requestHash: string, viewer?: string): string {
-    return this.build(viewer === undefined ? ['r', kind.shapeVersion, requestHash] : ['r', kind.shapeVersion, requestHash, viewer]);
+    // On every response-tier lookup: flat strings with no braces (a base64url hash, a viewer id),
+    // whose JSON is already canonical, so the general encoder is skipped.
+    return this.keyspace + JSON.stringify(viewer === undefined ? ['r', kind.shapeVersion, requestHash] : ['r', kind.shapeVersion, requestHash, viewer]);
   }
 
   /** The generation of one tag (see tags/tagGenerations.ts). */

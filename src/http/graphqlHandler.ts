@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { BearerTokens } from '../auth/bearerTokens.ts';
 import { viewerFrom, type Viewer } from '../auth/viewer.ts';
 import { InvalidTokenError } from '../errors.ts';
-import { storedTtlSeconds } from '../responses/httpPolicy.ts';
+import { cacheControlAtAge, storedTtlSeconds } from '../responses/httpPolicy.ts';
 import { paramsFromSearch, requestIdentity, type GraphQLParams, type RequestIdentity } from '../responses/requestIdentity.ts';
 import type { ResponseCache } from '../responses/responseCache.ts';
 import { cacheableHeaders, type ResponseHeaderOptions } from '../responses/responseHeaders.ts';
@@ -41,8 +42,8 @@ export interface GraphQLEndpoint {
  * A GET whose `If-None-Match` names the response's ETag gets 304 with no body, hit or miss.
  */
 export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, endpoint: GraphQLEndpoint): Promise<void> {
-  const body = await readJsonBody(req);
-  if (body instanceof BodyError) return sendJsonError(res, body.status, body.message);
+  const text = req.method === 'POST' ? await readBody(req) : undefined;
+  if (text instanceof BodyError) return sendJsonError(res, text.status, text.message);
 
   let viewer: Viewer;
   try {
@@ -56,7 +57,17 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   const url = req.url ?? '/';
   const search = url.includes('?') ? url.slice(url.indexOf('?')) : '';
   const { responses } = endpoint;
-  const identity = responses ? identify(req, body, search) : undefined;
+  let body: unknown;
+  let parsed = false;
+  /** The POST body as Apollo takes it; parsed only when needed (a memoised hit never is). */
+  const parseBody = (): unknown | BodyError => {
+    if (!parsed) {
+      body = bodyFrom(req, text);
+      parsed = true;
+    }
+    return body;
+  };
+  const identity = responses ? identify(req, search, text, parseBody) : undefined;
   const viewerKey = viewer.userId === null ? 'anonymous' : String(viewer.userId);
   if (responses && identity) {
     const found = responses.lookup(identity.hash, viewerKey);
@@ -64,13 +75,15 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
     if (hit) return sendResponse(req, res, hit, 'HIT');
   }
 
+  const parsedBody = parseBody();
+  if (parsedBody instanceof BodyError) return sendJsonError(res, parsedBody.status, parsedBody.message);
   const execution = responses && identity ? responses.begin() : undefined;
   const context = endpoint.context(viewer);
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const request: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body };
+  const request: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body: parsedBody };
   endpoint.onExecute?.();
   const response = await endpoint.apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => context });
   res.statusCode = response.status ?? 200;
@@ -107,29 +120,73 @@ export function sendJsonError(res: ServerResponse, status: number, message: stri
 
 // Private:
 
-/** The request's identity for the response tier, or undefined when the tier must not answer it. */
-function identify(req: IncomingMessage, body: unknown, search: string): RequestIdentity | undefined {
+/**
+ * The request's identity for the response tier, or undefined when the tier must not answer it.
+ * Memoised by the request's exact text: a repeated request (the common case on a hit) costs one
+ * Map lookup instead of a JSON parse, a canonical encoding and a hash.
+ */
+function identify(req: IncomingMessage, search: string, text: string | undefined, parseBody: () => unknown): RequestIdentity | undefined {
   // A hit must be refused exactly where Apollo would refuse the request.
   if (mayBeCrossSiteForgery(req.headers)) return undefined;
+  if (req.method !== 'GET' && req.method !== 'POST') return undefined;
+  const raw = req.method === 'GET' ? search : text;
+  const memoKey = raw !== undefined && raw.length <= MAX_MEMOISED_REQUEST_LENGTH ? `${req.method}\n${req.headers.accept ?? ''}\n${raw}` : undefined;
+  const memoised = memoKey === undefined ? undefined : identities.get(memoKey);
+  if (memoised !== undefined) return memoised === NOT_CACHEABLE ? undefined : memoised;
   let params: GraphQLParams | undefined;
-  if (req.method === 'GET') params = paramsFromSearch(new URLSearchParams(search));
-  else if (req.method === 'POST' && typeof body === 'object' && body !== null && !Array.isArray(body)) params = body as GraphQLParams;
-  return params ? requestIdentity(params, req.headers.accept) : undefined;
+  if (req.method === 'GET') {
+    params = paramsFromSearch(new URLSearchParams(search));
+  } else {
+    const body = parseBody();
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && !(body instanceof BodyError)) params = body as GraphQLParams;
+  }
+  const identity = params ? requestIdentity(params, req.headers.accept) : undefined;
+  if (memoKey !== undefined) identities.set(memoKey, identity ?? NOT_CACHEABLE);
+  return identity;
 }
 
+const NOT_CACHEABLE = Symbol('not cacheable');
+/** Requests longer than this are not memoised: their text would cost more memory than hashing them costs time. */
+const MAX_MEMOISED_REQUEST_LENGTH = 8 * 1024;
+const identities = new LRUCache<string, RequestIdentity | typeof NOT_CACHEABLE>({ max: 10_000 });
+
 function sendResponse(req: IncomingMessage, res: ServerResponse, stored: CompleteResponse, source: 'HIT' | 'MISS'): void {
-  res.statusCode = 200;
-  for (const name in stored.headers) res.setHeader(name, stored.headers[name] as string);
-  res.setHeader('x-response-cache', source);
-  if (source === 'HIT') res.setHeader('age', Math.max(0, Math.floor((Date.now() - stored.storedAt) / 1000)));
+  const age = source === 'HIT' ? Math.max(0, Math.floor((Date.now() - stored.storedAt) / 1000)) : 0;
+  const head = [...headerList(stored), 'x-response-cache', source];
+  if (source === 'HIT') head.push('age', String(age));
+  if (age > 0) head[head.indexOf('cache-control') + 1] = agedCacheControl(stored, age);
   // Only for GET: on other methods If-None-Match is a precondition, not a revalidation.
   if (req.method === 'GET' && ifNoneMatchHits(req.headers['if-none-match'], stored.headers.etag as string)) {
-    res.statusCode = 304;
-    res.removeHeader('content-type');
+    head.splice(head.indexOf('content-type'), 2);
+    res.writeHead(304, head);
     return void res.end();
   }
+  res.writeHead(200, head);
   res.end(stored.body);
 }
+
+/** A stored response's headers as the flat list writeHead takes, made once per stored object. */
+function headerList(stored: CompleteResponse): string[] {
+  let list = headerLists.get(stored);
+  if (list === undefined) {
+    list = Object.entries(stored.headers).flat();
+    headerLists.set(stored, list);
+  }
+  return list;
+}
+
+const headerLists = new WeakMap<CompleteResponse, string[]>();
+
+/** cacheControlAtAge, computed once per stored object and age in seconds. */
+function agedCacheControl(stored: CompleteResponse, age: number): string {
+  const last = agedHeaders.get(stored);
+  if (last?.age === age) return last.header;
+  const header = cacheControlAtAge(stored.headers['cache-control'] as string, age);
+  agedHeaders.set(stored, { age, header });
+  return header;
+}
+
+const agedHeaders = new WeakMap<CompleteResponse, { age: number; header: string }>();
 
 function sendUnauthorized(res: ServerResponse, error: InvalidTokenError): void {
   res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${error.reason.replace(/["\\]/g, '')}"`);
@@ -143,18 +200,27 @@ class BodyError {
   ) {}
 }
 
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  if (req.method !== 'POST') return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return new BodyError(413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+/** The body as text, read without async iteration (cheaper per request), bounded. */
+function readBody(req: IncomingMessage): Promise<string | BodyError> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) resolve(new BodyError(413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`));
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
+    req.on('error', reject);
+  });
+}
+
+/** The POST body as Apollo takes it: JSON parsed, anything else as text (Apollo's CSRF prevention decides). */
+function bodyFrom(req: IncomingMessage, text: string | undefined): unknown | BodyError {
+  if (text === undefined) return undefined;
   const type = req.headers['content-type'] ?? '';
-  // Apollo decides what a non-JSON body means (its CSRF prevention refuses it with 400).
   if (!type.toLowerCase().startsWith('application/json')) return text.length === 0 ? undefined : text;
   if (text.length === 0) return new BodyError(400, 'POST body is empty; send a JSON object with a "query".');
   try {

@@ -77,3 +77,18 @@ export function storedTtlSeconds(policy: ResponsePolicy, touchedTypes: Iterable<
   }
   return ttl;
 }
+
+/**
+ * The Cache-Control of a response-tier hit that is `ageSeconds` old. `max-age` stays as it was:
+ * browsers subtract the `Age` header. Shared caches get `s-maxage` lowered by the age, because some
+ * ignore `Age` (nginx does) and would otherwise keep the response up to twice its lifetime; one that
+ * honours `Age` expires it early, never late. Private and no-store headers are unchanged.
+ */
+export function cacheControlAtAge(header: string, ageSeconds: number): string {
+  if (ageSeconds <= 0 || !header.startsWith('public')) return header;
+  const shared = /(?:^|, )s-maxage=(\d+)/.exec(header) ?? /(?:^|, )max-age=(\d+)/.exec(header);
+  if (!shared) return header;
+  const remaining = `s-maxage=${Math.max(0, Number(shared[1]) - ageSeconds)}`;
+  if (header.includes('s-maxage=')) return header.replace(/s-maxage=\d+/, remaining);
+  return header.replace(/max-age=\d+/, (maxAge) => `${maxAge}, ${remaining}`);
+}

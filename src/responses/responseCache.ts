@@ -46,16 +46,15 @@ export class ResponseCache {
   lookup(requestHash: string, viewer: string): CompleteResponse | undefined | Promise<CompleteResponse | undefined> {
     const { memoryTier, sharedTier, keys, kind } = this.options;
     const sharedKey = keys.response(kind, requestHash);
-    const viewerKey = keys.response(kind, requestHash, viewer);
     if (memoryTier) {
       const found = this.fresh(memoryTier.peek<StoredResponse>(sharedKey));
       if (found?.kind === 'response') return found;
       if (found?.kind === 'private') {
-        const own = this.fresh(memoryTier.peek<StoredResponse>(viewerKey));
+        const own = this.fresh(memoryTier.peek<StoredResponse>(keys.response(kind, requestHash, viewer)));
         if (own?.kind === 'response') return own;
       }
     }
-    return sharedTier ? this.lookupShared(sharedTier, sharedKey, viewerKey) : undefined;
+    return sharedTier ? this.lookupShared(sharedTier, sharedKey, keys.response(kind, requestHash, viewer)) : undefined;
   }
 
   begin(): Execution {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cacheControlHeader, storedTtlSeconds, typeHttpPolicies, type TypeHttpPolicy } from '../../src/responses/httpPolicy.ts';
+import { cacheControlAtAge, cacheControlHeader, storedTtlSeconds, typeHttpPolicies, type TypeHttpPolicy } from '../../src/responses/httpPolicy.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
 
 const policies = new Map<string, TypeHttpPolicy>([
@@ -48,5 +48,18 @@ describe('Cache-Control of a response', () => {
     expect(read.get('Product')).toEqual({ maxAge: 300, sMaxAge: undefined, staleWhileRevalidate: 30, staleIfError: 600 });
     expect(read.has('Query')).toBe(true);
     expect(read.has('__Schema')).toBe(false);
+  });
+});
+
+describe('Cache-Control of a hit, by age', () => {
+  it('lowers s-maxage (or adds one from max-age) by the age, for shared caches that ignore Age', () => {
+    expect(cacheControlAtAge('public, max-age=10, stale-while-revalidate=30', 4)).toBe('public, max-age=10, s-maxage=6, stale-while-revalidate=30');
+    expect(cacheControlAtAge('public, max-age=3600, s-maxage=7200, stale-if-error=86400', 100)).toBe('public, max-age=3600, s-maxage=7100, stale-if-error=86400');
+    expect(cacheControlAtAge('public, max-age=10', 12)).toBe('public, max-age=10, s-maxage=0');
+  });
+  it('leaves a fresh, private or no-store header alone', () => {
+    expect(cacheControlAtAge('public, max-age=10', 0)).toBe('public, max-age=10');
+    expect(cacheControlAtAge('private, max-age=60', 5)).toBe('private, max-age=60');
+    expect(cacheControlAtAge('no-store', 5)).toBe('no-store');
   });
 });
