@@ -1,4 +1,5 @@
 // `prisma db seed` runs this (see prisma.config.ts). SEED_PRODUCTS sets the catalog size.
+import { BearerTokens, tokenSecret } from '../src/auth/bearerTokens.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { openDatabase } from '../src/database/database.ts';
 import { seedCatalog } from '../src/database/seedCatalog.ts';
@@ -20,3 +21,8 @@ try {
 } finally {
   await db.close();
 }
+// A known token per user, for tests and demos: deterministic under one secret (see README, "Viewers").
+const { secret, development } = tokenSecret(config);
+const tokens = new BearerTokens({ secret });
+console.log(`seed: Bearer tokens${development ? ' (development secret)' : ''}; any user's with \`npm run token -- <id>\`:`);
+for (const id of [1, 2, 3]) console.log(`  user ${id} (user${id}@example.com): ${await tokens.sign(id)}`);

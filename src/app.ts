@@ -316,5 +316,8 @@ async function prepareEmbedded(database: Database, config: Config, logger: Logge
   if ((await database.prisma.product.count()) === 0) {
     logger.info({ products: config.seedProducts, dataDir: config.pgliteDataDir }, 'seeding the embedded database');
     await seedCatalog(database.prisma, { products: config.seedProducts });
+    // Known tokens for a demo: deterministic under one secret (README, "Viewers").
+    const tokens = new BearerTokens({ secret: tokenSecret(config).secret });
+    logger.info({ user1: await tokens.sign(1), user2: await tokens.sign(2) }, 'seeded; Bearer tokens of users 1 and 2 (npm run token -- <id> for others)');
   }
 }
