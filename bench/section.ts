@@ -53,6 +53,11 @@ export async function startServers(context: BenchContext, count: number, setting
   const cacheTiers = settings.cacheTiers ?? 'l1,l2,l3';
   const env = {
     LOG_LEVEL: 'warn',
+    // The data-tier sections measure the data tiers: a response-tier hit would skip them. The
+    // response-tier section turns it on.
+    RESPONSE_CACHE: 'off',
+    // A secret of the bench's own: no development-secret warning in every server's log.
+    AUTH_TOKEN_SECRET: 'bench-only-bearer-token-secret-not-for-use-elsewhere',
     ...settings.env,
     DATABASE_URL: context.database.url,
     REDIS_URL: context.params.redisUrl,
