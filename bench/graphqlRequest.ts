@@ -6,6 +6,25 @@ export const REQUEST_BODY = JSON.stringify({ query: QUERY });
 
 /** Sends the query once and returns the response body; throws on anything but a 200 with data and no errors. */
 export async function postQuery(baseUrl: string): Promise<string> {
+  return (await captureResponse(baseUrl)).body;
+}
+
+/** One answer to the read-path query, as it went over the wire. */
+export interface CapturedResponse {
+  /** The body, byte for byte. */
+  body: string;
+  contentType: string;
+  /** Every response header, by lower-case name. */
+  headers: Record<string, string>;
+  /** The parsed `data`, for comparing answers whose bytes may differ (field order, extensions). */
+  data: unknown;
+}
+
+/**
+ * Sends the read-path query once (the same bytes the load sends) and keeps the whole response;
+ * throws on anything but a 200 with products and no errors, as postQuery does.
+ */
+export async function captureResponse(baseUrl: string): Promise<CapturedResponse> {
   const response = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -18,7 +37,7 @@ export async function postQuery(baseUrl: string): Promise<string> {
   if (parsed.errors !== undefined || !Array.isArray(parsed.data?.products) || parsed.data.products.length === 0) {
     throw new Error(`${baseUrl}/graphql answered without products or with errors: ${body.slice(0, 500)}`);
   }
-  return body;
+  return { body, contentType: response.headers.get('content-type') ?? '', headers: Object.fromEntries(response.headers), data: parsed.data };
 }
 
 /** A GraphQL response as the bench reads it. */

@@ -229,7 +229,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     tokens: new BearerTokens({ secret: secret.secret }),
     responses:
       config.responseCache && (memoryTier || sharedTier)
-        ? new ResponseCache({ memoryTier, sharedTier, heard, keys, kind: responseKind(schema), logger })
+        ? new ResponseCache({ memoryTier, sharedTier, heard, keys, kind: responseKind(schema), tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag), logger })
         : undefined,
     headers: { policies: typeHttpPolicies(schema), tagHeader: config.cacheTagHeader },
     logger,

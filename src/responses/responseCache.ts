@@ -16,6 +16,8 @@ export interface ResponseCacheOptions {
   heard: HeardGenerations;
   keys: CacheKeys;
   kind: CachedKind<StoredResponse>;
+  /** How long L3 keeps an invalidated tag's generation (CacheAddresses.tagLifetimeMs). */
+  tagLifetimeMs: (tag: string) => number;
   logger: Logger;
   now?: () => number;
 }
@@ -69,11 +71,13 @@ export class ResponseCache {
    */
   async store(requestHash: string, viewer: string, response: CompleteResponse, ttlSeconds: number, execution: Execution, scope: 'PUBLIC' | 'PRIVATE'): Promise<void> {
     const { memoryTier, sharedTier, keys, kind, heard, logger } = this.options;
-    const expiresAt = response.storedAt + ttlSeconds * 1000;
+    const ttlMs = this.lifetimeMs(ttlSeconds, response.tags);
+    if (ttlMs <= 0) return;
+    const expiresAt = response.storedAt + ttlMs;
     const entryOf = (value: StoredResponse): CacheEntry<StoredResponse> => ({ value, expiresAt, staleUntil: expiresAt, computeMs: 0, version: 0 });
     const writeOf = (key: string, value: StoredResponse): TierWrite => {
       const entry = entryOf(value);
-      return { key, tags: response.tags, entry, bytes: encodeEntry(entry), ttlMs: ttlSeconds * 1000 };
+      return { key, tags: response.tags, entry, bytes: encodeEntry(entry), ttlMs };
     };
     const writes =
       scope === 'PUBLIC'
@@ -119,8 +123,25 @@ export class ResponseCache {
     return hit;
   }
 
+  /**
+   * A response lives its max-age, but in no case as long as its tags' generations are kept (less a
+   * margin for clocks): a generation that expired while the response still lived would make an
+   * invalidated response stamped before it valid again. Data entries never outlive their tags by
+   * construction; a response may (Product's type says 300 s, a Product tag is kept 100 s).
+   */
+  private lifetimeMs(ttlSeconds: number, tags: readonly string[]): number {
+    let ms = ttlSeconds * 1000;
+    for (const tag of tags) ms = Math.min(ms, this.options.tagLifetimeMs(tag) - CLOCK_MARGIN_MS);
+    return ms;
+  }
+
   /** The value of an entry still within its TTL (responses are never served stale). */
   private fresh(entry: CacheEntry<StoredResponse> | undefined): StoredResponse | undefined {
     return entry !== undefined && entry.value !== null && entry.expiresAt > this.now() ? entry.value : undefined;
   }
 }
+
+// Private:
+
+/** Instances' clocks and Redis's may disagree by this much. */
+const CLOCK_MARGIN_MS = 60_000;

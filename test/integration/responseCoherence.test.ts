@@ -81,7 +81,8 @@ describe('randomised response coherence over two instances', () => {
       await fresh.stop();
     }
     console.info(`randomised response coherence: ${writes} writes, ${reads} reads, ${hits} response-tier hits checked, ${stale.length} stale`);
-    expect(writes).toBeGreaterThan(50);
+    // Enough writes to land inside reads; a loaded machine (CI runs files in parallel) manages fewer.
+    expect(writes).toBeGreaterThan(20);
     expect(hits).toBeGreaterThan(0);
     expect(stale).toEqual([]);
   });

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
+import { requestIdentity } from '../../src/responses/requestIdentity.ts';
+import { responseKind } from '../../src/responses/storedResponse.ts';
+import { buildSchema } from '../../src/schema/schema.ts';
 import { startTestApp, useTestApps, type TestApp } from '../support/testApp.ts';
 import { tokensFor } from '../support/tokens.ts';
 
@@ -68,6 +71,22 @@ describe('response tier', () => {
     expect(sql).toBe(0);
     expect(miss.headers.get('cache-control')).toBe('public, max-age=10, stale-while-revalidate=30, stale-if-error=600');
     expect(miss.headers.get('surrogate-key')?.split(' ')).toEqual(expect.arrayContaining([`Product:${id}`, 'Product']));
+  });
+
+  it('a response lives in L3 no longer than its tags are kept, whatever its max-age', async () => {
+    const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });
+    const id = String(products[0]!.id);
+    const query = `query($id: ID!) { product(id: $id) { id name } }`;
+    expect((await post(a, query, { id })).headers.get('cache-control')).toMatch(/^public, max-age=300,/);
+    // fetch sends Accept: */*, part of the request's identity.
+    const identity = requestIdentity({ query, variables: { id }, operationName: undefined, extensions: undefined }, '*/*');
+    const key = a.app.keys.response(responseKind(buildSchema()), identity!.hash);
+    let ttl = -2;
+    for (const deadline = Date.now() + 2000; ttl < 0 && Date.now() < deadline; await sleep(20)) ttl = await a.app.redis!.pttl(key);
+    // Product:N's generation is kept 100 s after an invalidation: the response 100 - 60 s at most, not 300.
+    expect(a.app.addresses.tagLifetimeMs(`Product:${id}`)).toBe(100_000);
+    expect(ttl).toBeGreaterThan(30_000);
+    expect(ttl).toBeLessThanOrEqual(40_000);
   });
 
   it('variables in any key order are the same request', async () => {
