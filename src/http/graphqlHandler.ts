@@ -148,7 +148,8 @@ function identify(req: IncomingMessage, search: string, text: string | undefined
 const NOT_CACHEABLE = Symbol('not cacheable');
 /** Requests longer than this are not memoised: their text would cost more memory than hashing them costs time. */
 const MAX_MEMOISED_REQUEST_LENGTH = 8 * 1024;
-const identities = new LRUCache<string, RequestIdentity | typeof NOT_CACHEABLE>({ max: 10_000 });
+/** Bounded by the text it holds (8 MiB at most), not only by count. */
+const identities = new LRUCache<string, RequestIdentity | typeof NOT_CACHEABLE>({ max: 10_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, key) => key.length + 64 });
 
 function sendResponse(req: IncomingMessage, res: ServerResponse, stored: CompleteResponse, source: 'HIT' | 'MISS'): void {
   const age = source === 'HIT' ? Math.max(0, Math.floor((Date.now() - stored.storedAt) / 1000)) : 0;
