@@ -183,7 +183,9 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         claimIdleMs: config.viewFlushClaimIdleMs,
         logger,
         // The flushed rows' viewCount (and version) changed under the cache.
-        onFlushed: (productIds) => invalidator.invalidate(productIds.map((id) => tags.entity('Product', id))),
+        onFlushed: async (productIds) => {
+          await invalidator.invalidate(productIds.map((id) => tags.entity('Product', id)));
+        },
       })
     : undefined;
 

@@ -5,6 +5,7 @@ import { freshnessOf, type FreshnessPolicy } from './freshness/freshness.ts';
 import type { Lease, Leases } from './stampede/leases.ts';
 import { SingleFlight } from './stampede/singleFlight.ts';
 import type { CacheTier, TierFence, TierWrite } from './tiers/tier.ts';
+import type { InvalidationFences } from './coherence/invalidator.ts';
 
 export interface ReadThroughOptions {
   /** Fastest first: [L2, L3], or fewer when tiers are turned off. The last one is shared by every instance. */
@@ -150,14 +151,18 @@ export class ReadThrough {
   }
 
   /**
-   * Stores values that a mutation has just committed, in every tier. Call it after invalidating their
-   * tags: the fences taken here then include that invalidation, and the version guard keeps a slower
-   * concurrent writer's older row from replacing this one.
+   * Stores values that a mutation has just committed, in every tier, fenced by that mutation's own
+   * invalidation (`after`, from Invalidator.invalidate): a concurrent writer's invalidation that
+   * lands after it refuses this write, so a slower writer's older row never outlives a faster
+   * writer's invalidation; the version guard orders what both write.
    */
-  async writeThrough<V>(kind: CachedKind<V>, writes: readonly CacheWrite<V>[]): Promise<void> {
+  async writeThrough<V>(kind: CachedKind<V>, writes: readonly CacheWrite<V>[], after: InvalidationFences = {}): Promise<void> {
     if (kind.ttlSeconds <= 0 || this.tiers.length === 0 || writes.length === 0) return;
     const allTags = writes.flatMap((w) => w.tags);
-    const fences = await Promise.all(this.tiers.map((tier) => tier.fence(allTags)));
+    // L2 is the first tier when enabled (see createApp); the invalidation's own fences where given.
+    const fences = await Promise.all(
+      this.tiers.map((tier) => (tier.name === 'L2' && after.memory ? after.memory : tier.fence(allTags, after.generations))),
+    );
     const now = this.now();
     const computeMs = this.computeMsByKind.get(kind.name) ?? 0;
     const tierWrites = writes.map((w) => tierWrite(w, this.entryFor(kind, w.value, computeMs, now, w.version), now));

@@ -1,5 +1,5 @@
 import { TOMBSTONE_VERSION } from '../cache/entry.ts';
-import type { Invalidator } from '../cache/coherence/invalidator.ts';
+import type { InvalidationFences, Invalidator } from '../cache/coherence/invalidator.ts';
 import type { CacheWrite, ReadThrough } from '../cache/readThrough.ts';
 import { tags } from '../cache/tags/tags.ts';
 import type { CacheAddresses } from '../catalog/cacheAddresses.ts';
@@ -29,19 +29,19 @@ export interface MutationDeps {
  *    to the database or to any tier);
  * 2. invalidate, by tag, everything the write made stale: in L3, in this process's L2, and, over
  *    pub/sub, in every other instance's L2;
- * 3. write the new rows through to L3 and L2, fenced after step 2, and prime this request's L1,
+ * 3. write the new rows through to L3 and L2, fenced by step 2 itself, and prime this request's L1,
  *    so the writer reads its own write at once and the next reader anywhere hits.
  */
 export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations {
   const { writes, readThrough, invalidator, addresses, kinds } = deps;
 
-  async function writeProducts(entries: CacheWrite<ProductRecord>[], primes: [number, ProductRecord | null][]) {
-    await readThrough.writeThrough(kinds.Product, entries);
+  async function writeProducts(after: InvalidationFences, entries: CacheWrite<ProductRecord>[], primes: [number, ProductRecord | null][]) {
+    await readThrough.writeThrough(kinds.Product, entries, after);
     for (const [id, row] of primes) loaders.product.clear(id).prime(id, row);
   }
 
-  async function writeReviews(entries: CacheWrite<ReviewRecord>[], primes: [number, ReviewRecord | null][]) {
-    await readThrough.writeThrough(kinds.Review, entries);
+  async function writeReviews(after: InvalidationFences, entries: CacheWrite<ReviewRecord>[], primes: [number, ReviewRecord | null][]) {
+    await readThrough.writeThrough(kinds.Review, entries, after);
     for (const [id, row] of primes) loaders.review.clear(id).prime(id, row);
   }
 
@@ -52,8 +52,8 @@ export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations
     async createProduct(input) {
       const product = await writes.createProduct(input);
       // The entity tag too: an "absent" marker for this id may be cached.
-      await invalidator.invalidate([tags.entity('Product', product.id), ...productListTags(product.categoryId)]);
-      await writeProducts([{ ...addresses.entity('Product', product.id), value: product }], [[product.id, product]]);
+      const after = await invalidator.invalidate([tags.entity('Product', product.id), ...productListTags(product.categoryId)]);
+      await writeProducts(after, [{ ...addresses.entity('Product', product.id), value: product }], [[product.id, product]]);
       return product;
     },
 
@@ -61,11 +61,11 @@ export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations
       const { before, after } = await writes.updateProduct(id, patch);
       const moved = before.categoryId !== after.categoryId;
       // A move changes both categories' pages and the root pages filtered by category.
-      await invalidator.invalidate([
+      const fences = await invalidator.invalidate([
         tags.entity('Product', id),
         ...(moved ? [...productListTags(before.categoryId), ...productListTags(after.categoryId)] : []),
       ]);
-      await writeProducts([{ ...addresses.entity('Product', id), value: after }], [[id, after]]);
+      await writeProducts(fences, [{ ...addresses.entity('Product', id), value: after }], [[id, after]]);
       return after;
     },
 
@@ -73,15 +73,16 @@ export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations
       const deleted = await writes.deleteProduct(id);
       if (deleted === null) return false;
       const { product, reviewIds } = deleted;
-      await invalidator.invalidate([
+      const after = await invalidator.invalidate([
         tags.entity('Product', id),
         ...productListTags(product.categoryId),
         tags.list('Product', id, 'reviews'),
         ...reviewIds.map((reviewId) => tags.entity('Review', reviewId)),
       ]);
       // Tombstones: a deleted id never comes back, so no late fill may bring the row back.
-      await writeProducts([{ ...addresses.entity('Product', id), value: null, version: TOMBSTONE_VERSION }], [[id, null]]);
+      await writeProducts(after, [{ ...addresses.entity('Product', id), value: null, version: TOMBSTONE_VERSION }], [[id, null]]);
       await writeReviews(
+        after,
         reviewIds.map((reviewId) => ({ ...addresses.entity('Review', reviewId), value: null, version: TOMBSTONE_VERSION })),
         reviewIds.map((reviewId) => [reviewId, null]),
       );
@@ -90,16 +91,16 @@ export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations
 
     async createReview(input) {
       const review = await writes.createReview(input);
-      await invalidator.invalidate([tags.entity('Review', review.id), tags.list('Product', review.productId, 'reviews')]);
-      await writeReviews([{ ...addresses.entity('Review', review.id), value: review }], [[review.id, review]]);
+      const after = await invalidator.invalidate([tags.entity('Review', review.id), tags.list('Product', review.productId, 'reviews')]);
+      await writeReviews(after, [{ ...addresses.entity('Review', review.id), value: review }], [[review.id, review]]);
       return review;
     },
 
     async deleteReview(id) {
       const review = await writes.deleteReview(id);
       if (review === null) return false;
-      await invalidator.invalidate([tags.entity('Review', id), tags.list('Product', review.productId, 'reviews')]);
-      await writeReviews([{ ...addresses.entity('Review', id), value: null, version: TOMBSTONE_VERSION }], [[id, null]]);
+      const after = await invalidator.invalidate([tags.entity('Review', id), tags.list('Product', review.productId, 'reviews')]);
+      await writeReviews(after, [{ ...addresses.entity('Review', id), value: null, version: TOMBSTONE_VERSION }], [[id, null]]);
       return true;
     },
 

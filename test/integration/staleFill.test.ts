@@ -102,4 +102,24 @@ describe('no stale fill', () => {
     const tiers = await cached(a, id);
     for (const value of [tiers.L2, tiers.L3]) if (value !== undefined) expect(value?.name).toBe('Later');
   });
+
+  it('two writers: the slower one’s write-through, after the faster one’s invalidation, is refused in every tier', async () => {
+    const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });
+    const id = products[0]!.id;
+    const address = a.app.addresses.entity('Product', id);
+    const older = await a.app.database.prisma.product.update({ where: { id }, data: { name: 'Older write', version: { increment: 1 } } });
+    // Writer 1 (on A) invalidates for its commit...
+    const after = await a.app.invalidator.invalidate([`Product:${id}`]);
+    // ...writer 2 (on B) commits a newer row and invalidates, and A hears it, before writer 1 writes through.
+    await a.app.database.prisma.product.update({ where: { id }, data: { name: 'Newer write', version: { increment: 1 } } });
+    await b.app.invalidator.invalidate([`Product:${id}`]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await a.app.readThrough.writeThrough(a.app.kinds.Product, [{ ...address, value: older }], after);
+    for (const tier of [a.app.memoryTier!, a.app.sharedTier!]) {
+      const { entries } = await tier.getMany([address], a.app.kinds.Product as CachedKind<ProductRecord>);
+      expect(entries[0], tier.name).toBeUndefined();
+    }
+    const read = await a.query(`query($id: ID!) { product(id: $id) { name } }`, { id: String(id) });
+    expect(read.body.data?.product.name).toBe('Newer write');
+  });
 });

@@ -1,7 +1,19 @@
 import type { Logger } from 'pino';
-import type { CacheTier } from '../tiers/tier.ts';
+import type { CacheTier, TierFence } from '../tiers/tier.ts';
 import type { HeardGenerations } from './heardGenerations.ts';
 import type { InvalidationBus } from './invalidationBus.ts';
+
+/**
+ * Where each tier stood right after one invalidation: a write-through fenced here is refused if any
+ * other invalidation of its tags follows, even one that lands before the write-through starts. A
+ * fence taken later would let a slower writer's older row in after a faster writer's invalidation.
+ */
+export interface InvalidationFences {
+  /** L2's fence, taken in the same tick as its drop. */
+  readonly memory?: TierFence;
+  /** The generations this invalidation gave its tags in L3. */
+  readonly generations?: ReadonlyMap<string, string>;
+}
 
 /** L3 as the invalidator needs it: invalidating a tag yields its new generation. */
 export interface GenerationalTier extends CacheTier {
@@ -43,16 +55,27 @@ export class Invalidator {
 
   constructor(private readonly options: InvalidatorOptions) {}
 
-  async invalidate(tags: readonly string[]): Promise<void> {
-    if (tags.length === 0) return;
+  /**
+   * Resolves to fences taken at this invalidation itself (see {@link InvalidationFences}), for the
+   * write-through that follows it.
+   */
+  async invalidate(tags: readonly string[]): Promise<InvalidationFences> {
+    if (tags.length === 0) return {};
     const { memoryTier, sharedTier, bus } = this.options;
     const generations = sharedTier ? await sharedTier.invalidateTagsWithGenerations(tags) : undefined;
     if (sharedTier && generations === undefined) this.retryLater(tags);
-    await memoryTier?.invalidateTags(tags);
+    const dropped = memoryTier?.invalidateTags(tags);
+    // In the same tick as the drop: the fence is the L2 state right after this invalidation.
+    const memoryFence = memoryTier?.fence([]);
+    await dropped;
     // Only now: a response read from this L2 before this point may hold the old data.
     if (generations) this.options.heard?.heard(tags, generations);
     await bus?.publish(tags, generations);
     this.options.onInvalidated?.(tags);
+    return {
+      ...(memoryFence ? { memory: await memoryFence } : {}),
+      ...(generations ? { generations: new Map(tags.map((tag, i) => [tag, generations[i] as string])) } : {}),
+    };
   }
 
   stop(): void {

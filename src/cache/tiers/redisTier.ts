@@ -78,8 +78,10 @@ export class RedisTier implements CacheTier {
     return { entries, fence };
   }
 
-  async fence(tags: readonly string[]): Promise<TierFence> {
-    const generations = await this.options.guard.run(undefined, () => this.generations(uniqueTags([tags])));
+  async fence(tags: readonly string[], known?: ReadonlyMap<string, string>): Promise<TierFence> {
+    const unknown = uniqueTags([tags]).filter((tag) => !known?.has(tag));
+    const generations = unknown.length === 0 ? new Map<string, string | null>() : await this.options.guard.run(undefined, () => this.generations(unknown));
+    if (generations && known) for (const [tag, generation] of known) generations.set(tag, generation);
     const fence: RedisFence = { tier: this.name, generations };
     return fence;
   }

@@ -41,8 +41,12 @@ export interface CacheTier {
   readonly name: string;
   /** Reads a batch, in one round trip at most. An entry whose tags were invalidated is a miss. */
   getMany<V>(reads: readonly TierRead[], kind: CachedKind<V>): Promise<TierLookup<V>>;
-  /** A fence for `tags`, now (for writes of values loaded from here on). */
-  fence(tags: readonly string[]): Promise<TierFence>;
+  /**
+   * A fence for `tags`, now (for writes of values loaded from here on). `known`: generations of some
+   * of the tags that the caller set itself (its own invalidation), used as they are, so that any
+   * invalidation after them refuses the write (tiers without generations ignore it).
+   */
+  fence(tags: readonly string[], known?: ReadonlyMap<string, string>): Promise<TierFence>;
   /**
    * Stores entries loaded after `fence` was taken, each with its TTL. A write never replaces an
    * entry holding a higher row version. One round trip at most.
