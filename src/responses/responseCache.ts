@@ -24,7 +24,6 @@ export interface ResponseCacheOptions {
 
 /** Taken before a request executes: what its response will be stored under, if it is stored. */
 export interface Execution {
-  readonly startedAt: number;
   readonly memoryFence: TierFence | undefined;
 }
 
@@ -61,7 +60,7 @@ export class ResponseCache {
 
   begin(): Execution {
     const { memoryTier } = this.options;
-    return { startedAt: this.now(), memoryFence: memoryTier?.currentFence() };
+    return { memoryFence: memoryTier?.currentFence() };
   }
 
   /**
@@ -90,8 +89,8 @@ export class ResponseCache {
     const fence = await sharedTier.fence(response.tags);
     const generations = fenceGenerations(fence);
     if (generations === undefined) return;
-    if (!heard.admits(generations, execution.startedAt)) {
-      logger.debug({ tags: response.tags.length }, 'response not stored in L3: an invalidation may not have reached this instance yet');
+    if (!heard.admits(generations)) {
+      logger.debug({ tags: response.tags.length }, 'response not stored in L3: a generation of its tags was never applied to this L2');
       return;
     }
     await sharedTier.setMany(writes, fence);
