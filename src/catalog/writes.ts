@@ -38,6 +38,12 @@ export class CatalogWrites {
     });
   }
 
+  /** The committed version of a product now; null when it no longer exists. */
+  async productVersion(id: number): Promise<number | null> {
+    const row = await this.prisma.product.findUnique({ where: { id }, select: { version: true } });
+    return row?.version ?? null;
+  }
+
   /**
    * Deletes the product; the database deletes its reviews (ON DELETE CASCADE). Returns the deleted
    * row and its reviews' ids, for invalidation; null when no product has this id.

@@ -65,7 +65,14 @@ export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations
         tags.entity('Product', id),
         ...(moved ? [...productListTags(before.categoryId), ...productListTags(after.categoryId)] : []),
       ]);
-      await writeProducts(fences, [{ ...addresses.entity('Product', id), value: after }], [[id, after]]);
+      // Commits and invalidations of concurrent writers may land in different orders. A newer
+      // commit whose invalidation came first would leave this older row valid once written through:
+      // then the newer writer's row is the one to cache, and this one is only this request's.
+      if ((await writes.productVersion(id)) === after.version) {
+        await writeProducts(fences, [{ ...addresses.entity('Product', id), value: after }], [[id, after]]);
+      } else {
+        loaders.product.clear(id).prime(id, after);
+      }
       return after;
     },
 

@@ -84,11 +84,12 @@ export class ResponseCache {
         : [writeOf(keys.response(kind, requestHash, viewer), response), writeOf(keys.response(kind, requestHash), { kind: 'private', tags: response.tags })];
     if (memoryTier && execution.memoryFence) await memoryTier.setMany(writes, execution.memoryFence);
     if (!sharedTier) return;
-    // Invalidated here while it ran: its data may be older than the write. Not stored in L3 either.
-    if (memoryTier && execution.memoryFence && memoryTier.invalidatedSince(response.tags, execution.memoryFence)) return;
     const fence = await sharedTier.fence(response.tags);
     const generations = fenceGenerations(fence);
     if (generations === undefined) return;
+    // After reading the generations, never before: an invalidation applied here while they were
+    // read has its generation among them, heard, and its data may be newer than this response's.
+    if (memoryTier && execution.memoryFence && memoryTier.invalidatedSince(response.tags, execution.memoryFence)) return;
     if (!heard.admits(generations)) {
       logger.debug({ tags: response.tags.length }, 'response not stored in L3: a generation of its tags was never applied to this L2');
       return;

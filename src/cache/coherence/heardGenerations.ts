@@ -21,8 +21,10 @@ export interface HeardGenerationsOptions {
  * generation expires: fewer L3 stores, never a stale one.
  *
  * An earlier version also admitted a generation first seen 2 s before a request started, assuming
- * any message for it would have arrived by then; the randomised test found stale responses stored
- * that way about once in five runs, and none without it.
+ * any message for it would have arrived by then. It rested on a bound on pub/sub delivery that
+ * nothing enforces, so it is gone; stale responses the randomised test found at the time came
+ * mostly from a separate bug (the L2 fence checked before the generations were read, see
+ * ResponseCache.store), fixed since.
  */
 export class HeardGenerations {
   private readonly known: LRUCache<string, string>;
