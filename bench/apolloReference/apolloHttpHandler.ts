@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLRequest } from '@apollo/server';
-
-/** Bodies above this are refused with 413 before they are parsed (as src/http/graphqlHandler.ts does). */
-const MAX_BODY_BYTES = 1024 * 1024;
+import { sendJsonError } from '../../src/http/graphqlHandler.ts';
+import { BodyError, bodyFrom, readBody } from '../../src/http/requestBody.ts';
 
 /**
  * Serves /graphql through Apollo on plain node:http: Apollo's own integration contract (an
@@ -15,7 +14,9 @@ export async function handleWithApollo<C extends BaseContext>(
   res: ServerResponse,
   graphql: { server: ApolloServer<C>; context: () => Promise<C> },
 ): Promise<void> {
-  const body = await readJsonBody(req);
+  const text = req.method === 'POST' ? await readBody(req) : undefined;
+  if (text instanceof BodyError) return sendJsonError(res, text.status, text.message);
+  const body = bodyFrom(req, text);
   if (body instanceof BodyError) return sendJsonError(res, body.status, body.message);
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -34,41 +35,4 @@ export async function handleWithApollo<C extends BaseContext>(
   if (response.body.kind === 'complete') return void res.end(response.body.string);
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
   res.end();
-}
-
-export function sendJsonError(res: ServerResponse, status: number, message: string): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' } }] }));
-}
-
-// Private:
-
-class BodyError {
-  constructor(
-    readonly status: number,
-    readonly message: string,
-  ) {}
-}
-
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  if (req.method !== 'POST') return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return new BodyError(413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  const type = req.headers['content-type'] ?? '';
-  // Apollo decides what a non-JSON body means (its CSRF prevention refuses it with 400).
-  if (!type.toLowerCase().startsWith('application/json')) return text.length === 0 ? undefined : text;
-  if (text.length === 0) return new BodyError(400, 'POST body is empty; send a JSON object with a "query".');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    return new BodyError(400, `POST body is not valid JSON: ${(error as Error).message}`);
-  }
 }

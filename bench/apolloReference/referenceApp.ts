@@ -30,7 +30,8 @@ import { createMutations } from '../../src/mutations/catalogMutations.ts';
 import { createContext, type RequestContext } from '../../src/schema/context.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
 import { DirectViewRecorder } from '../../src/views/directViewRecorder.ts';
-import { handleWithApollo, sendJsonError } from './apolloHttpHandler.ts';
+import { sendJsonError } from '../../src/http/graphqlHandler.ts';
+import { handleWithApollo } from './apolloHttpHandler.ts';
 import { operationCountingPlugin, type OperationCounters } from './operationCounters.ts';
 
 export interface ReferenceApp {

@@ -14,9 +14,7 @@ import { isTypeTag } from '../cache/tags/tags.ts';
 import type { RequestContext } from '../schema/context.ts';
 import { ifNoneMatchHits } from './conditionalRequest.ts';
 import { mayBeCrossSiteForgery } from './csrf.ts';
-
-/** Bodies above this are refused with 413 before they are parsed. */
-const MAX_BODY_BYTES = 1024 * 1024;
+import { BodyError, bodyFrom, readBody } from './requestBody.ts';
 
 export interface GraphQLEndpoint {
   readonly apollo: ApolloServer<RequestContext>;
@@ -57,16 +55,9 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   const url = req.url ?? '/';
   const search = url.includes('?') ? url.slice(url.indexOf('?')) : '';
   const { responses } = endpoint;
-  let body: unknown;
-  let parsed = false;
+  let body: unknown = UNPARSED;
   /** The POST body as Apollo takes it; parsed only when needed (a memoised hit never is). */
-  const parseBody = (): unknown | BodyError => {
-    if (!parsed) {
-      body = bodyFrom(req, text);
-      parsed = true;
-    }
-    return body;
-  };
+  const parseBody = (): unknown => (body === UNPARSED ? (body = bodyFrom(req, text)) : body);
   const identity = responses ? identify(req, search, text, parseBody) : undefined;
   const viewerKey = viewer.userId === null ? 'anonymous' : String(viewer.userId);
   if (responses && identity) {
@@ -146,6 +137,7 @@ function identify(req: IncomingMessage, search: string, text: string | undefined
 }
 
 const NOT_CACHEABLE = Symbol('not cacheable');
+const UNPARSED = Symbol('not parsed yet');
 /** Requests longer than this are not memoised: their text would cost more memory than hashing them costs time. */
 const MAX_MEMOISED_REQUEST_LENGTH = 8 * 1024;
 /** Bounded by the text it holds (8 MiB at most), not only by count. */
@@ -192,41 +184,4 @@ const agedHeaders = new WeakMap<CompleteResponse, { age: number; header: string 
 function sendUnauthorized(res: ServerResponse, error: InvalidTokenError): void {
   res.setHeader('www-authenticate', `Bearer error="invalid_token", error_description="${error.reason.replace(/["\\]/g, '')}"`);
   sendJsonError(res, 401, error.message, error.code);
-}
-
-class BodyError {
-  constructor(
-    readonly status: number,
-    readonly message: string,
-  ) {}
-}
-
-/** The body as text, read without async iteration (cheaper per request), bounded. */
-function readBody(req: IncomingMessage): Promise<string | BodyError> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) resolve(new BodyError(413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`));
-      else resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
-  });
-}
-
-/** The POST body as Apollo takes it: JSON parsed, anything else as text (Apollo's CSRF prevention decides). */
-function bodyFrom(req: IncomingMessage, text: string | undefined): unknown | BodyError {
-  if (text === undefined) return undefined;
-  const type = req.headers['content-type'] ?? '';
-  if (!type.toLowerCase().startsWith('application/json')) return text.length === 0 ? undefined : text;
-  if (text.length === 0) return new BodyError(400, 'POST body is empty; send a JSON object with a "query".');
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    return new BodyError(400, `POST body is not valid JSON: ${(error as Error).message}`);
-  }
 }
