@@ -4,8 +4,13 @@
  *     <prefix><KEY_FORMAT_VERSION>:<canonical JSON array>
  *
  * - Canonical: object arguments are written with their names sorted, so the same arguments in any
- *   order give the same key; `undefined` is dropped like an absent argument.
+ *   order give the same key; `undefined` is dropped like an absent argument; -0 is written as 0,
+ *   as JSON writes it (and every response that echoes it).
  * - Unambiguous: the parts are JSON-encoded, never joined with a separator that a value could contain.
+ *   The JSON is written from the sorted names and values, not through an intermediate object, so no
+ *   name is special: `__proto__` or `constructor` is an argument like any other. Whatever is not
+ *   JSON data (a non-finite number, a bigint, a function, a Date) or nests deeper than
+ *   MAX_KEY_DEPTH is refused with a TypeError rather than written as something else.
  * - Cluster-safe: every `{` and `}` is written as its JSON escape (`\u007b`, `\u007d`), which
  *   JSON.stringify never emits by itself, so the encoding stays one-to-one and no key forms a
  *   Redis Cluster hash tag by accident: keys spread over all slots.
@@ -14,7 +19,15 @@
  *   only; KEY_FORMAT_VERSION changes only if this key layout itself does.
  */
 
-export const KEY_FORMAT_VERSION = 'v1';
+// v2: objects are written in code-unit order of their names (integer-like names no longer first), and
+// a `__proto__` name is kept; v1 dropped it, so a v1 entry may hold the answer to another request.
+export const KEY_FORMAT_VERSION = 'v2';
+
+/**
+ * How many arrays and objects a key part may nest, counting the key's own outer array: far more than
+ * any argument or GraphQL variable needs, and few enough that encoding never nears the stack limit.
+ */
+export const MAX_KEY_DEPTH = 32;
 
 export type KeyPart = string | number | boolean | null | undefined | readonly KeyPart[] | { readonly [name: string]: KeyPart };
 
@@ -72,30 +85,58 @@ export class CacheKeys {
   }
 }
 
-/** Canonical, unambiguous and brace-free JSON of a value (see the file comment). Pure. */
+/**
+ * Canonical, unambiguous and brace-free JSON of a value (see the file comment). Pure.
+ * @throws TypeError for what is not JSON data or nests deeper than {@link MAX_KEY_DEPTH}: a
+ * programming error for internal callers; a caller that encodes what a client sent catches it.
+ */
 export function canonicalEncode(value: KeyPart): string {
-  const json = JSON.stringify(canonical(value));
+  const json = encode(value, 0);
   // Most keys (every entity key) have no brace at all: skip the replace on the hot path.
   return json.includes('{') || json.includes('}') ? json.replace(/[{}]/g, (c) => (c === '{' ? '\\u007b' : '\\u007d')) : json;
 }
 
 // Private:
 
-type Canonical = string | number | boolean | null | Canonical[] | { [name: string]: Canonical };
+/** JSON of `value`, found `depth` arrays and objects deep. */
+function encode(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      // Well-formed JSON: a lone surrogate is written as its escape, so strings stay distinct.
+      return JSON.stringify(value);
+    case 'number':
+      // JSON would turn these into null and collide with an absent argument.
+      if (!Number.isFinite(value)) throw new TypeError(`cache key part must be a finite number, got ${value}`);
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      return 'null';
+    case 'object':
+      if (value === null) return 'null';
+      // Checked before going deeper, so that no input, however deep, can exhaust the stack.
+      if (depth === MAX_KEY_DEPTH) throw new TypeError(`cache key part nests deeper than ${MAX_KEY_DEPTH} levels`);
+      return Array.isArray(value) ? encodeArray(value, depth + 1) : encodeRecord(value, depth + 1);
+    default:
+      throw new TypeError(`cache key part must be JSON data, got a ${typeof value}`);
+  }
+}
 
-function canonical(value: KeyPart): Canonical {
-  if (value === undefined || value === null) return null;
-  if (typeof value === 'number') {
-    // JSON would turn these into null and collide with an absent argument.
-    if (!Number.isFinite(value)) throw new TypeError(`cache key part must be a finite number, got ${value}`);
-    return value;
-  }
-  if (typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v: KeyPart) => canonical(v));
-  const record = value as { readonly [name: string]: KeyPart };
-  const sorted: { [name: string]: Canonical } = {};
+function encodeArray(array: readonly unknown[], depth: number): string {
+  let json = '';
+  for (let i = 0; i < array.length; i++) json += (i === 0 ? '' : ',') + encode(array[i], depth);
+  return `[${json}]`;
+}
+
+function encodeRecord(record: object, depth: number): string {
+  // A Date or a Map has no own names to write and would encode as {}: only plain records are data.
+  const prototype = Object.getPrototypeOf(record) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) throw new TypeError('cache key part must be JSON data, got an object that is not a plain record');
+  let json = '';
   for (const name of Object.keys(record).sort()) {
-    if (record[name] !== undefined) sorted[name] = canonical(record[name]);
+    // Read as an own property: JSON.parse makes `__proto__` one, and it is data like any other.
+    const member = (record as { readonly [name: string]: unknown })[name];
+    if (member !== undefined) json += `${json === '' ? '' : ','}${JSON.stringify(name)}:${encode(member, depth)}`;
   }
-  return sorted;
+  return `{${json}}`;
 }

@@ -26,8 +26,14 @@ export interface GraphQLParams {
  * - The document is named by the sha256 of its text, which is also its Automatic Persisted Query
  *   hash, so a hash-only request and the request that registered it share one entry. A request that
  *   sends both text and a hash that do not match gets no identity (Apollo refuses it).
- * - Variables are canonical: the same values in any key order are the same request.
+ * - Variables are canonical: the same values in any key order are the same request. Variables no
+ *   key can hold (a non-finite number, as JSON.parse reads 1e999, or more nesting than
+ *   MAX_KEY_DEPTH allows) give no identity, as does a query with a lone surrogate (its UTF-8 hash
+ *   would match other queries'): Apollo answers or refuses those.
  * - `accept` is part of it: Apollo picks the response's content type from it (and says so in Vary).
+ *
+ * Never throws, whatever JSON the request holds: a request the tier cannot name is not cacheable,
+ * never a 500.
  */
 export function requestIdentity(params: GraphQLParams, accept: string | undefined): RequestIdentity | undefined {
   const { query, operationName, extensions } = params;
@@ -38,6 +44,8 @@ export function requestIdentity(params: GraphQLParams, accept: string | undefine
   if (typeof query === 'string' && query.length > 0) {
     // Cheap and safe: at worst a query that mentions the word is executed rather than looked up.
     if (/\bmutation\b/.test(query)) return undefined;
+    // UTF-8 turns every lone surrogate into U+FFFD; Apollo's lexer refuses them anyway.
+    if (/\p{Surrogate}/u.test(query)) return undefined;
     document = createHash('sha256').update(query).digest('hex');
     if (persistedHash !== undefined && persistedHash !== document) return undefined;
   } else if (query === undefined || query === null) {
@@ -48,8 +56,8 @@ export function requestIdentity(params: GraphQLParams, accept: string | undefine
   }
   const variables = variablesOf(params.variables);
   if (variables === null) return undefined;
-  const canonical = canonicalEncode([document, operationName ?? null, variables, accept ?? null]);
-  return { hash: createHash('sha256').update(canonical).digest('base64url') };
+  const canonical = canonicalRequest([document, operationName ?? null, variables, accept ?? null]);
+  return canonical === undefined ? undefined : { hash: createHash('sha256').update(canonical).digest('base64url') };
 }
 
 /** GET sends variables and extensions as JSON text; POST as JSON values. */
@@ -80,6 +88,17 @@ function persistedQueryHash(extensions: unknown): string | undefined | null {
   const { version, sha256Hash } = (persisted ?? {}) as { version?: unknown; sha256Hash?: unknown };
   if (version !== 1 || typeof sha256Hash !== 'string' || !/^[0-9a-f]{64}$/i.test(sha256Hash)) return null;
   return sha256Hash.toLowerCase();
+}
+
+/** undefined: what the client sent cannot be a key (see requestIdentity). */
+function canonicalRequest(parts: readonly KeyPart[]): string | undefined {
+  try {
+    return canonicalEncode(parts);
+  } catch {
+    // canonicalEncode refuses with a TypeError what it cannot encode; anything else it could meet
+    // here (a string past the engine's limit) means the same: this request is not cacheable.
+    return undefined;
+  }
 }
 
 /** null: not an object of variables. */

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { CacheKeys, canonicalEncode, KEY_FORMAT_VERSION } from '../../src/cache/keys.ts';
+import { CacheKeys, canonicalEncode, KEY_FORMAT_VERSION, MAX_KEY_DEPTH, type KeyPart } from '../../src/cache/keys.ts';
 
 const Product = { name: 'Product', shapeVersion: 'aaaa1111' };
 const Review = { name: 'Review', shapeVersion: 'aaaa1111' };
 const ProductPages = { name: 'Query.products', shapeVersion: 'bbbb2222' };
 const ReviewPages = { name: 'Product.reviews', shapeVersion: 'bbbb2222' };
+/** `levels` arrays, one inside the next, around 0. */
+const nested = (levels: number): KeyPart => {
+  let value: KeyPart = 0;
+  for (let i = 0; i < levels; i++) value = [value];
+  return value;
+};
 
 describe('cache keys', () => {
   const keys = new CacheKeys('app:');
@@ -57,6 +63,49 @@ describe('cache keys', () => {
   it('refuse non-finite numbers rather than encoding them as null', () => {
     expect(() => canonicalEncode([Number.NaN])).toThrow(TypeError);
     expect(() => canonicalEncode({ first: Number.POSITIVE_INFINITY })).toThrow(/finite/);
+  });
+
+  it('treat every name as data: __proto__, constructor and toString are arguments like any other', () => {
+    // JSON.parse makes `__proto__` an own property: that is how it arrives in variables.
+    const samples = [
+      canonicalEncode(JSON.parse('{"__proto__":"1"}') as KeyPart),
+      canonicalEncode(JSON.parse('{"__proto__":"2"}') as KeyPart),
+      canonicalEncode(JSON.parse('{"input":{"__proto__":{"id":"1"}}}') as KeyPart),
+      canonicalEncode(JSON.parse('{"input":{"__proto__":{"id":"2"}}}') as KeyPart),
+      canonicalEncode({ constructor: '1' }),
+      canonicalEncode({ toString: '1' }),
+      canonicalEncode({ hasOwnProperty: '1' }),
+      canonicalEncode({}),
+    ];
+    expect(new Set(samples).size).toBe(samples.length);
+    expect(canonicalEncode(JSON.parse('{"b":1,"__proto__":"1"}') as KeyPart)).toBe(canonicalEncode(JSON.parse('{"__proto__":"1","b":1}') as KeyPart));
+  });
+
+  it('write objects as JSON with names in code-unit order and braces escaped (the v2 layout)', () => {
+    expect(KEY_FORMAT_VERSION).toBe('v2');
+    expect(canonicalEncode({ b: 1, a: [true, null, 'x'], 10: 'ten', 2: 'two' })).toBe(
+      '\\u007b"10":"ten","2":"two","a":[true,null,"x"],"b":1\\u007d',
+    );
+    expect(canonicalEncode(['e', 'Product', 'aaaa1111', 7])).toBe('["e","Product","aaaa1111",7]');
+  });
+
+  it(`encode values nested up to ${MAX_KEY_DEPTH} levels and refuse deeper ones with a TypeError, at any depth without overflowing the stack`, () => {
+    expect(canonicalEncode(nested(MAX_KEY_DEPTH))).toBe(`${'['.repeat(MAX_KEY_DEPTH)}0${']'.repeat(MAX_KEY_DEPTH)}`);
+    expect(() => canonicalEncode(nested(MAX_KEY_DEPTH + 1))).toThrow(TypeError);
+    expect(() => canonicalEncode({ a: nested(MAX_KEY_DEPTH) })).toThrow(/deeper/);
+    expect(() => canonicalEncode(nested(100_000))).toThrow(TypeError);
+  });
+
+  it('write -0 as 0, as JSON does, and every other finite number exactly', () => {
+    expect(canonicalEncode(-0)).toBe(canonicalEncode(0));
+    const samples = [0, 5e-324, -5e-324, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2, 1e308, 1.7976931348623157e308, 0.1, 0.30000000000000004];
+    expect(new Set(samples.map((n) => canonicalEncode(n))).size).toBe(samples.length);
+  });
+
+  it('refuse what is not JSON data rather than encoding it as something that is', () => {
+    expect(() => canonicalEncode(10n as unknown as KeyPart)).toThrow(TypeError);
+    expect(() => canonicalEncode([() => 1] as unknown as KeyPart)).toThrow(TypeError);
+    expect(() => canonicalEncode({ at: new Date(0) } as unknown as KeyPart)).toThrow(TypeError);
   });
 
   it('give each tag its own generation key, distinct from every entity and list key', () => {

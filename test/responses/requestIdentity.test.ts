@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { MAX_KEY_DEPTH } from '../../src/cache/keys.ts';
 import { paramsFromSearch, requestIdentity } from '../../src/responses/requestIdentity.ts';
 
 const QUERY = '{ product(id: "1") { id } }';
@@ -38,6 +39,50 @@ describe('request identity', () => {
     expect(id({ query: QUERY, operationName: 7 })).toBeUndefined();
     expect(id({ query: 'mutation { deleteProduct(id: "1") }' })).toBeUndefined();
     expect(id({ query: 'query A { a } mutation B { b }', operationName: 'A' })).toBeUndefined();
+  });
+
+  it('every variable name is data: __proto__, constructor and toString never collide', () => {
+    const query = 'query P($__proto__: ID!) { product(id: $__proto__) { id name } }';
+    const vars = (json: string) => id({ query, variables: JSON.parse(json) });
+    const samples = [
+      vars('{"__proto__":"1"}'),
+      vars('{"__proto__":"2"}'),
+      vars('{"input":{"__proto__":{"id":"1"}}}'),
+      vars('{"input":{"__proto__":{"id":"2"}}}'),
+      vars('{"constructor":"1"}'),
+      vars('{"toString":"1"}'),
+      vars('{}'),
+    ];
+    expect(samples.every((hash) => typeof hash === 'string')).toBe(true);
+    expect(new Set(samples).size).toBe(samples.length);
+    const params = paramsFromSearch(new URLSearchParams({ query, variables: '{"__proto__":"2"}' }));
+    expect(params && requestIdentity(params, undefined)?.hash).toBe(vars('{"__proto__":"2"}'));
+  });
+
+  it('has none, and never throws, for variables no key can hold: non-finite numbers, too deep a nesting', () => {
+    // JSON.parse reads 1e999 as Infinity; a body can nest as deep as its size allows.
+    expect(id({ query: QUERY, variables: JSON.parse('{"x":1e999}') })).toBeUndefined();
+    expect(id({ query: QUERY, variables: JSON.parse('{"x":[-1e999]}') })).toBeUndefined();
+    const deep = `{"unused":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(id({ query: QUERY, variables: JSON.parse(deep) })).toBeUndefined();
+    expect(id({ query: QUERY, variables: JSON.parse(`{"x":${'{"a":'.repeat(MAX_KEY_DEPTH)}1${'}'.repeat(MAX_KEY_DEPTH)}}`) })).toBeUndefined();
+    const params = paramsFromSearch(new URLSearchParams({ query: QUERY, variables: '{"x":1e999}' }));
+    expect(params && requestIdentity(params, undefined)).toBeUndefined();
+  });
+
+  it('variables nested as deep as real inputs go are still one request', () => {
+    const input = (leaf: number) => JSON.parse(`${'{"a":'.repeat(16)}${leaf}${'}'.repeat(16)}`);
+    expect(id({ query: QUERY, variables: { input: input(1) } })).toBeTypeOf('string');
+    expect(id({ query: QUERY, variables: { input: input(1) } })).not.toBe(id({ query: QUERY, variables: { input: input(2) } }));
+  });
+
+  it('strings that differ only in a lone surrogate are different requests, or have none', () => {
+    expect(id({ query: QUERY, variables: { s: '\uD800' } })).not.toBe(id({ query: QUERY, variables: { s: '\uD801' } }));
+    expect(id({ query: QUERY, operationName: '\uD800' })).not.toBe(id({ query: QUERY, operationName: '\uD801' }));
+    // The document is hashed as UTF-8, which turns every lone surrogate into U+FFFD: such a query
+    // (a syntax error for Apollo anyway) has no identity.
+    expect(id({ query: `${QUERY} # \uD800` })).toBeUndefined();
+    expect(id({ query: `${QUERY} # \uD83D\uDE00` })).toBeTypeOf('string');
   });
 
   it('reads a GET query string; malformed JSON in it has no identity', () => {
