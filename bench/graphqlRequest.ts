@@ -1,3 +1,5 @@
+import { BearerTokens } from '../src/auth/bearerTokens.ts';
+
 /** The read the bench measures: a page of products with their category, reviews and review authors (an N+1 shape without batching). */
 export const QUERY = '{ products(first: 20) { id name priceCents category { id name } reviews { id rating body author { id name } } } }';
 
@@ -40,6 +42,14 @@ export async function captureResponse(baseUrl: string): Promise<CapturedResponse
   return { body, contentType: response.headers.get('content-type') ?? '', headers: Object.fromEntries(response.headers), data: parsed.data };
 }
 
+/** The secret every bench server signs and checks Bearer tokens with. */
+export const BENCH_TOKEN_SECRET = 'bench-only-bearer-token-secret-not-for-use-elsewhere';
+
+/** The seeded admin's token under {@link BENCH_TOKEN_SECRET}: the catalog's writes require it. */
+export function benchAdminToken(): Promise<string> {
+  return new BearerTokens({ secret: BENCH_TOKEN_SECRET }).sign(1, { role: 'ADMIN' });
+}
+
 /** A GraphQL response as the bench reads it. */
 export interface GraphQLResponse<D> {
   data?: D;
@@ -50,8 +60,8 @@ export interface GraphQLResponse<D> {
  * Sends any operation; returns its `data`, and throws on anything but a 200 without errors, naming
  * the operation, so a section never measures failures as if they were answers.
  */
-export async function postGraphQL<D>(baseUrl: string, query: string, variables: Record<string, unknown> = {}): Promise<D> {
-  const { body, text } = await postGraphQLRaw<D>(baseUrl, query, variables);
+export async function postGraphQL<D>(baseUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<D> {
+  const { body, text } = await postGraphQLRaw<D>(baseUrl, query, variables, token);
   if (body.errors !== undefined || body.data === undefined) {
     throw new Error(`${baseUrl}/graphql answered ${firstWords(query)} with errors: ${text.slice(0, 500)}`);
   }
@@ -59,10 +69,15 @@ export async function postGraphQL<D>(baseUrl: string, query: string, variables: 
 }
 
 /** Like {@link postGraphQL}, but returns the whole response, and its text, whatever it holds (still throwing on a non-200). */
-export async function postGraphQLRaw<D>(baseUrl: string, query: string, variables: Record<string, unknown> = {}): Promise<{ body: GraphQLResponse<D>; text: string }> {
+export async function postGraphQLRaw<D>(
+  baseUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+): Promise<{ body: GraphQLResponse<D>; text: string }> {
   const response = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(30_000),
   });

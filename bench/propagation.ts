@@ -1,7 +1,7 @@
 // Invalidation propagation between instances: a write on A, then how long until B, which held the
 // old value in its L2, serves the new one. B's L2 is warmed before every write, so what is timed is
 // the invalidation reaching B over pub/sub, not a miss.
-import { postGraphQL } from './graphqlRequest.ts';
+import { benchAdminToken, postGraphQL } from './graphqlRequest.ts';
 import { formatColumns, ms } from './report.ts';
 import { warnings } from './serverLogs.ts';
 import { log, startServers, stopAll, type BenchContext, type Section } from './section.ts';
@@ -58,6 +58,7 @@ async function measure(context: BenchContext): Promise<PropagationResult> {
   let polls = 0;
   let freshAtFirstPoll = 0;
   let lost = 0;
+  const admin = await benchAdminToken();
   try {
     log(`propagation: ${writes} writes on A, each awaited on B`);
     for (let i = 0; i < writes; i++) {
@@ -68,7 +69,7 @@ async function measure(context: BenchContext): Promise<PropagationResult> {
       const before = await readB();
       warmReads.push(performance.now() - warmStarted);
       if (before === name) throw new Error(`B served "${name}" before write ${i} wrote it`);
-      await postGraphQL(a.url, RENAME, { id, input: { name } });
+      await postGraphQL(a.url, RENAME, { id, input: { name } }, admin);
       const answered = performance.now();
       for (let poll = 1; ; poll++) {
         const seen = await readB();

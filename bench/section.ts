@@ -1,6 +1,7 @@
 import type { BenchDatabase } from './benchDatabase.ts';
 import type { Cleanup } from './cleanup.ts';
 import { expectedTierStates } from './configurations.ts';
+import { BENCH_TOKEN_SECRET } from './graphqlRequest.ts';
 import type { BenchParams } from './params.ts';
 import type { RedisKeyspace } from './redisKeyspace.ts';
 import { startServer, type ServerProcess, type StartOptions } from './serverProcess.ts';
@@ -57,7 +58,7 @@ export async function startServers(context: BenchContext, count: number, setting
     // response-tier section turns it on.
     RESPONSE_CACHE: 'off',
     // A secret of the bench's own: no development-secret warning in every server's log.
-    AUTH_TOKEN_SECRET: 'bench-only-bearer-token-secret-not-for-use-elsewhere',
+    AUTH_TOKEN_SECRET: BENCH_TOKEN_SECRET,
     ...settings.env,
     DATABASE_URL: context.database.url,
     REDIS_URL: context.params.redisUrl,

@@ -9,7 +9,7 @@ import { CacheAddresses } from '../src/catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema, type CachedKinds } from '../src/catalog/cachedKinds.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { buildSchema } from '../src/schema/schema.ts';
-import { postGraphQL } from './graphqlRequest.ts';
+import { benchAdminToken, postGraphQL } from './graphqlRequest.ts';
 import type { KeyCensus } from './redisKeyspace.ts';
 import { formatColumns } from './report.ts';
 import { warnings } from './serverLogs.ts';
@@ -143,15 +143,22 @@ async function measure(context: BenchContext): Promise<TagMemoryResult> {
 
 /** One product with one review: created, read (so that its entries are cached), deleted. */
 async function cycle(url: string, n: number): Promise<void> {
-  const { createProduct } = await postGraphQL<{ createProduct: { id: string } }>(url, CREATE_PRODUCT, {
-    input: { sku: `BENCH-TM-${process.pid}-${n}`, name: `Tag memory ${n}`, description: '', priceCents: 1, stock: 1, categoryId: CATEGORY_ID },
-  });
-  const { createReview } = await postGraphQL<{ createReview: { id: string } }>(url, CREATE_REVIEW, {
-    input: { productId: createProduct.id, authorId: AUTHOR_ID, rating: 5, body: 'ok' },
-  });
+  const admin = await benchAdminToken();
+  const { createProduct } = await postGraphQL<{ createProduct: { id: string } }>(
+    url,
+    CREATE_PRODUCT,
+    { input: { sku: `BENCH-TM-${process.pid}-${n}`, name: `Tag memory ${n}`, description: '', priceCents: 1, stock: 1, categoryId: CATEGORY_ID } },
+    admin,
+  );
+  const { createReview } = await postGraphQL<{ createReview: { id: string } }>(
+    url,
+    CREATE_REVIEW,
+    { input: { productId: createProduct.id, authorId: AUTHOR_ID, rating: 5, body: 'ok' } },
+    admin,
+  );
   await postGraphQL(url, READ, { id: createProduct.id });
-  await postGraphQL(url, DELETE_REVIEW, { id: createReview.id });
-  const { deleteProduct } = await postGraphQL<{ deleteProduct: boolean }>(url, DELETE_PRODUCT, { id: createProduct.id });
+  await postGraphQL(url, DELETE_REVIEW, { id: createReview.id }, admin);
+  const { deleteProduct } = await postGraphQL<{ deleteProduct: boolean }>(url, DELETE_PRODUCT, { id: createProduct.id }, admin);
   if (!deleteProduct) throw new Error(`deleteProduct(${createProduct.id}) answered false`);
 }
 

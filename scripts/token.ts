@@ -1,5 +1,7 @@
-// `npm run token -- 1 2 3`: prints `<id> <token>` per user id, signed with AUTH_TOKEN_SECRET, else the development secret.
+// `npm run token -- 1 2 3`: prints `<id> <token>` per user id, signed with AUTH_TOKEN_SECRET, else the
+// development secret. Each token carries the seeded user's role: user 1 is the admin.
 import { BearerTokens, tokenSecret } from '../src/auth/bearerTokens.ts';
+import { roleOfSeededUser } from '../src/database/seedCatalog.ts';
 import { loadConfig, type Config } from '../src/config/config.ts';
 import { ConfigError } from '../src/errors.ts';
 
@@ -14,12 +16,12 @@ const { secret, development } = tokenSecret(config());
 // stderr, so `npm run token -- 1 | ...` pipes only tokens.
 if (development) console.error('AUTH_TOKEN_SECRET is unset: these tokens are signed with the development secret');
 const tokens = new BearerTokens({ secret });
-for (const userId of userIds) console.log(`${userId} ${await tokens.sign(userId)}`);
+for (const userId of userIds) console.log(`${userId} ${await tokens.sign(userId, { role: roleOfSeededUser(userId) })}`);
 
 function parseUserId(arg: string): number {
   const userId = Number(arg);
-  if (!/^[1-9][0-9]*$/.test(arg) || !Number.isSafeInteger(userId)) {
-    fail(`${JSON.stringify(arg)} is not a user id (a positive whole number)\n${USAGE}`);
+  if (!/^[1-9][0-9]*$/.test(arg) || userId > 2_147_483_647) {
+    fail(`${JSON.stringify(arg)} is not a user id (a whole number from 1 to 2147483647)\n${USAGE}`);
   }
   return userId;
 }

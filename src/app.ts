@@ -8,6 +8,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import type { Cluster, Redis } from 'ioredis';
+import { authorizationPlugin } from './auth/authorization.ts';
 import { BearerTokens, tokenSecret } from './auth/bearerTokens.ts';
 import { HeardGenerations } from './cache/coherence/heardGenerations.ts';
 import { InvalidationBus } from './cache/coherence/invalidationBus.ts';
@@ -29,9 +30,15 @@ import { redisTarget, type Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog } from './database/seedCatalog.ts';
+import { clientErrorFormatter } from './http/clientErrors.ts';
 import { handleGraphQL, sendJsonError, type GraphQLEndpoint } from './http/graphqlHandler.ts';
 import { sendLive, sendReady } from './http/health.ts';
 import { PersistedQueryCache } from './http/persistedQueryCache.ts';
+import { declaresTooLargeBody } from './http/requestBody.ts';
+import { boundedDocumentStore, DOCUMENT_STORE_BYTES } from './limits/documentStore.ts';
+import { operationLimits } from './limits/operationLimits.ts';
+import { roleOfSeededUser } from './database/seedCatalog.ts';
+import { ClientGoneError } from './errors.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
 import { typeHttpPolicies } from './responses/httpPolicy.ts';
@@ -129,7 +136,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     sharedTier = new RedisTier({ redis, guard, keys, tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag), logger });
     tiers.push(sharedTier);
     leases = new Leases({ redis, guard, keys, leaseMs: config.leaseMs });
-    persistedQueries = new PersistedQueryCache(redis, guard, `${keys.keyspace}apq:`);
+    persistedQueries = new PersistedQueryCache({ redis, guard, prefix: keys.keyspace, ttlSeconds: config.apqTtlSeconds, maxEntries: config.apqMaxEntries });
     redisGuard = guard;
   }
 
@@ -207,7 +214,14 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   };
 
   let draining = false;
-  const http = createServer();
+  const http = createServer({
+    headersTimeout: config.http.headersTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    // Node checks both timeouts on this interval (30 s by default), so a slow client is cut off
+    // at most a second past its bound.
+    connectionsCheckingInterval: 1000,
+  });
+  const limits = operationLimits(config.limits, schema);
   const apollo = new ApolloServer<RequestContext>({
     schema,
     logger: logger.child({ component: 'apollo' }),
@@ -216,9 +230,17 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       // The HTTP layer writes Cache-Control itself, with what Apollo's header cannot say.
       ApolloServerPluginCacheControl({ calculateHttpHeaders: false }),
       responsePolicyPlugin(),
+      authorizationPlugin(schema),
+      ...(limits.plugin ? [limits.plugin] : []),
     ],
+    parseOptions: limits.parseOptions,
+    validationRules: limits.validationRules,
+    documentStore: boundedDocumentStore(DOCUMENT_STORE_BYTES),
+    formatError: clientErrorFormatter(logger),
+    // "Did you mean …?" would name fields to a client that cannot introspect.
+    hideSchemaDetailsFromClientErrors: config.production,
     // Shared by every instance when there is an L3: a CDN's hash-only GET may reach any of them.
-    persistedQueries: persistedQueries ? { cache: persistedQueries, ttl: 24 * 3600 } : {},
+    persistedQueries: persistedQueries ? { cache: persistedQueries, ttl: config.apqTtlSeconds } : {},
     // main.ts owns the signals: Apollo's own handler would race stop() (a second concurrent
     // stop() in Apollo 5.5 never resolves) and skip closing Redis and the database.
     stopOnTerminationSignals: false,
@@ -227,7 +249,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   if (secret.development) logger.warn('AUTH_TOKEN_SECRET is not set: Bearer tokens are signed with the development secret, which anyone can read');
   const graphql: GraphQLEndpoint = {
     apollo,
-    context: (viewer) => createContext(loaderDeps, (loaders) => createMutations(mutationDeps, loaders), viewer),
+    context: (viewer) => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), viewer),
     tokens: new BearerTokens({ secret: secret.secret }),
     responses:
       config.responseCache && (memoryTier || sharedTier)
@@ -235,6 +257,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         : undefined,
     headers: { policies: typeHttpPolicies(schema), tagHeader: config.cacheTagHeader },
     logger,
+    limits: config.http,
     onExecute: () => events.emit('execution'),
   };
   const healthChecks = {
@@ -248,10 +271,18 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((error: unknown) => {
-      logger.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendJsonError(res, 500, 'Internal server error.');
+      // A client that hung up is not the server's failure: no error line for anyone to flood.
+      if (error instanceof ClientGoneError || req.destroyed) logger.debug({ err: error, url: req.url }, 'client went away');
+      else logger.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent && !res.destroyed) sendJsonError(res, 500, 'Internal server error.');
       else res.destroy();
     });
+  });
+  // Node answers `Expect: 100-continue` itself unless this is handled: only a body that would be
+  // read is asked for, and a declared one over the limit is refused (413) without being sent.
+  http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!declaresTooLargeBody(req.headers, config.http.maxBodyBytes)) res.writeContinue();
+    http.emit('request', req, res);
   });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -320,6 +351,7 @@ async function prepareEmbedded(database: Database, config: Config, logger: Logge
     await seedCatalog(database.prisma, { products: config.seedProducts });
     // Known tokens for a demo: deterministic under one secret (README, "Viewers").
     const tokens = new BearerTokens({ secret: tokenSecret(config).secret });
-    logger.info({ user1: await tokens.sign(1), user2: await tokens.sign(2) }, 'seeded; Bearer tokens of users 1 and 2 (npm run token -- <id> for others)');
+    const sign = (userId: number) => tokens.sign(userId, { role: roleOfSeededUser(userId) });
+    logger.info({ user1: await sign(1), user2: await sign(2) }, 'seeded; Bearer tokens of users 1 (admin) and 2 (npm run token -- <id> for others)');
   }
 }

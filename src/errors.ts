@@ -1,3 +1,4 @@
+import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 
 /**
@@ -10,7 +11,8 @@ export type ErrorCode =
   | 'MIGRATION_FAILED'
   | 'CACHE_TIER_UNAVAILABLE'
   | 'CACHE_ENTRY_CORRUPT'
-  | 'UNAUTHENTICATED';
+  | 'UNAUTHENTICATED'
+  | 'CLIENT_GONE';
 
 abstract class ProjectError extends Error {
   abstract readonly code: ErrorCode;
@@ -89,17 +91,80 @@ export class InvalidTokenError extends ProjectError {
 }
 
 /**
+ * The client hung up before its request was read, or while it was answered. Nothing is wrong with
+ * the server: logged at debug level, never as an error (a client could flood the error log).
+ */
+export class ClientGoneError extends ProjectError {
+  readonly code = 'CLIENT_GONE';
+
+  constructor(options?: { cause?: unknown }) {
+    super('The client closed the connection before the request was answered', options);
+  }
+}
+
+/**
  * A GraphQL argument has a value outside its contract. The message and `extensions` name the
- * argument, the value and the reason, so a frontend can point at the field.
+ * argument, the value and the reason, so a frontend can point at the field. A long value is shown
+ * truncated: a client that sends a megabyte must not get two back.
  */
 export class InvalidArgumentError extends GraphQLError {
   constructor(argument: string, value: unknown, reason: string) {
-    super(`Argument "${argument}" has invalid value ${JSON.stringify(value)}: ${reason}.`, {
-      extensions: { code: 'BAD_USER_INPUT', argumentName: argument, value },
+    const shown = valuePreview(value);
+    super(`Argument "${argument}" has invalid value ${shown.text}: ${reason}.`, {
+      extensions: { code: 'BAD_USER_INPUT', argumentName: argument, value: shown.whole ? value : shown.text },
     });
     this.name = 'InvalidArgumentError';
   }
 }
+
+/**
+ * The operation asks for a field that only a signed-in viewer may ask for, and the request is
+ * anonymous: 401, and nothing of the operation runs.
+ */
+export class AuthenticationRequiredError extends GraphQLError {
+  constructor(field: string, required: string) {
+    super(`Field "${field}" requires a signed-in viewer${required === 'USER' ? '' : ` with role ${required}`}; send \`Authorization: Bearer <token>\`.`, {
+      extensions: { code: 'UNAUTHENTICATED', field, requiredRole: required, http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer']]) } },
+    });
+    this.name = 'AuthenticationRequiredError';
+  }
+}
+
+/** The viewer is signed in but may not do this: 403, and nothing of the operation runs (or, for a field, nothing is written). */
+export class ForbiddenError extends GraphQLError {
+  constructor(field: string, reason: string) {
+    super(`Field "${field}": ${reason}.`, { extensions: { code: 'FORBIDDEN', field, http: { status: 403 } } });
+    this.name = 'ForbiddenError';
+  }
+}
+
+/**
+ * An operation goes over one of the limits checked before execution (depth, aliases, cost, ...):
+ * 400, naming the limit, the value found and the maximum, and nothing of it runs.
+ */
+export class OperationLimitError extends GraphQLError {
+  constructor(limit: string, value: number, max: number) {
+    super(`Operation ${limit} limit of ${max} exceeded, found ${Number.isFinite(value) ? value : 'more than can be counted'}.`, {
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit, value, max, http: { status: 400 } },
+    });
+    this.name = 'OperationLimitError';
+  }
+}
+
+/** A value as JSON, cut to a preview when long (`whole` false), for messages that name a client's value. Never throws. */
+export function valuePreview(value: unknown): { text: string; whole: boolean } {
+  let json: string;
+  try {
+    json = JSON.stringify(value) ?? String(value);
+  } catch {
+    // Nesting too deep to stringify: say so rather than fail while reporting another failure.
+    return { text: '(a value too deeply nested to show)', whole: false };
+  }
+  if (json.length <= MAX_PREVIEW_LENGTH) return { text: json, whole: true };
+  return { text: `${json.slice(0, MAX_PREVIEW_LENGTH)}… (${json.length} characters)`, whole: false };
+}
+
+const MAX_PREVIEW_LENGTH = 80;
 
 /** An id argument is well formed but names no row. */
 export class NotFoundError extends GraphQLError {

@@ -77,7 +77,7 @@ export async function createReferenceApp(config: Config, logger: Logger): Promis
   });
   const graphql = {
     server: apollo,
-    context: async () => createContext(loaderDeps, (loaders) => createMutations(mutationDeps, loaders), ANONYMOUS),
+    context: async () => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), ANONYMOUS),
   };
   let draining = false;
   const healthChecks = {

@@ -2,6 +2,7 @@ import { errors, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Config } from '../config/config.ts';
 import { InvalidTokenError } from '../errors.ts';
+import { roleClaim, roleFromClaim, type Role } from './roles.ts';
 
 /**
  * Signs tokens when `AUTH_TOKEN_SECRET` is unset, so a fresh clone runs and its README can print
@@ -19,6 +20,14 @@ export interface BearerTokensOptions {
 export interface SignOptions {
   /** The token stops verifying this many seconds from now. Unset: it never expires, and is the same string every time. */
   expiresInSeconds?: number;
+  /** What the token's holder may do. @default "USER" */
+  role?: Role;
+}
+
+/** Who a verified token names, and what they may do. */
+export interface TokenSubject {
+  readonly userId: number;
+  readonly role: Role;
 }
 
 /** Where the server and `npm run token` get the signing secret: the environment, else the development one. */
@@ -42,19 +51,20 @@ export class BearerTokens {
   }
 
   async sign(userId: number, options?: SignOptions): Promise<string> {
-    if (!isUserId(userId)) throw new TypeError(`userId must be a positive whole number, got ${String(userId)}`);
+    if (!isUserId(userId)) throw new TypeError(`userId must be a whole number from 1 to ${MAX_USER_ID}, got ${String(userId)}`);
     const expiresInSeconds = getValidExpiresInSeconds(options);
-    // No `iat` and no `jti`: without an expiry the same user and secret always give the same token.
-    const jwt = new SignJWT({}).setProtectedHeader({ alg: ALGORITHM }).setSubject(String(userId));
+    const role = roleClaim(options?.role ?? 'USER');
+    // No `iat` and no `jti`: without an expiry the same user, role and secret always give the same token.
+    const jwt = new SignJWT(role === undefined ? {} : { role }).setProtectedHeader({ alg: ALGORITHM }).setSubject(String(userId));
     if (expiresInSeconds !== undefined) jwt.setExpirationTime(nowInSeconds() + expiresInSeconds);
     return jwt.sign(this.#key);
   }
 
   /**
-   * The user id a token was signed for. Synchronous when the token was verified before; a bad token
-   * throws {@link InvalidTokenError}, synchronously when that is known from the memo, else by rejecting.
+   * The user and role a token was signed for. Synchronous when the token was verified before; a bad
+   * token throws {@link InvalidTokenError}, synchronously when that is known from the memo, else by rejecting.
    */
-  verify(token: string): number | Promise<number> {
+  verify(token: string): TokenSubject | Promise<TokenSubject> {
     const memoised = this.#memo.get(token);
     if (memoised === undefined) return this.#verifySignature(token);
     // The memo outlives the token's validity: check `exp` again on every hit, as jose would.
@@ -62,12 +72,12 @@ export class BearerTokens {
       this.#memo.delete(token);
       throw new InvalidTokenError('token has expired');
     }
-    return memoised.userId;
+    return memoised.subject;
   }
 
   // Private:
 
-  async #verifySignature(token: string): Promise<number> {
+  async #verifySignature(token: string): Promise<TokenSubject> {
     let payload;
     try {
       // Pinning the algorithm refuses `alg: none` and asymmetric headers before any key is used.
@@ -76,10 +86,13 @@ export class BearerTokens {
       throw invalidToken(error);
     }
     const userId = userIdFrom(payload.sub);
-    if (userId === undefined) throw new InvalidTokenError('token subject is not a user id');
+    if (userId === undefined) throw new InvalidTokenError(`token subject is not a user id from 1 to ${MAX_USER_ID}`);
+    const role = roleFromClaim(payload.role);
+    if (role === undefined) throw new InvalidTokenError('token claim "role" is not a known role');
+    const subject: TokenSubject = Object.freeze({ userId, role });
     // Only successes are memoised: a refused token is checked in full every time it is sent.
-    this.#memo.set(token, { userId, expiresAt: payload.exp });
-    return userId;
+    this.#memo.set(token, { subject, expiresAt: payload.exp });
+    return subject;
   }
 }
 
@@ -88,8 +101,11 @@ export class BearerTokens {
 const ALGORITHM = 'HS256';
 const MIN_SECRET_LENGTH = 32;
 
+/** User ids are PostgreSQL INTEGERs: a `sub` beyond them names nobody, and must never reach a query. */
+const MAX_USER_ID = 2_147_483_647;
+
 interface Verified {
-  readonly userId: number;
+  readonly subject: TokenSubject;
   /** The token's `exp`, in seconds since the epoch. */
   readonly expiresAt: number | undefined;
 }
@@ -100,7 +116,7 @@ function nowInSeconds(): number {
 }
 
 function isUserId(value: number): boolean {
-  return Number.isSafeInteger(value) && value > 0;
+  return Number.isSafeInteger(value) && value > 0 && value <= MAX_USER_ID;
 }
 
 function userIdFrom(subject: string | undefined): number | undefined {

@@ -1,10 +1,11 @@
 import { InvalidTokenError } from '../errors.ts';
 import type { BearerTokens } from './bearerTokens.ts';
+import type { Role } from './roles.ts';
 
-/** Who is asking. `userId` null is an anonymous request: one that sent no Authorization header. */
-export type Viewer = { readonly userId: number | null };
+/** Who is asking, and what they may do. `userId` and `role` are null for an anonymous request: one that sent no Authorization header. */
+export type Viewer = { readonly userId: number; readonly role: Role } | { readonly userId: null; readonly role: null };
 
-export const ANONYMOUS: Viewer = Object.freeze({ userId: null });
+export const ANONYMOUS: Viewer = Object.freeze({ userId: null, role: null });
 
 /**
  * The viewer an `Authorization` header names. No header is anonymous; a header that is there but
@@ -13,8 +14,8 @@ export const ANONYMOUS: Viewer = Object.freeze({ userId: null });
  */
 export function viewerFrom(authorization: string | undefined, tokens: BearerTokens): Viewer | Promise<Viewer> {
   if (authorization === undefined) return ANONYMOUS;
-  const userId = tokens.verify(bearerToken(authorization));
-  return typeof userId === 'number' ? { userId } : userId.then((id) => ({ userId: id }));
+  // A verified subject is a Viewer as it is: no object is made per request.
+  return tokens.verify(bearerToken(authorization));
 }
 
 // Private:

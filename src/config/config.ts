@@ -46,19 +46,71 @@ export interface Config {
   responseCache: boolean;
   /** `CACHE_TAG_HEADER`: the response header that lists a response's tags comma-separated, besides `Surrogate-Key` (space-separated). @default "Cache-Tag" */
   cacheTagHeader: string;
-  /** `AUTH_TOKEN_SECRET`: the HMAC secret that signs Bearer tokens (32+ characters). Unset: a development secret, with a warning. */
+  /**
+   * `AUTH_TOKEN_SECRET`: the HMAC secret that signs Bearer tokens (32+ characters). Unset: a
+   * development secret, with a warning, and only on loopback outside production: with
+   * `NODE_ENV=production`, or a {@link Config.host} that is not loopback, startup stops instead.
+   */
   authTokenSecret: string | undefined;
+  /** `NODE_ENV`: `production` hides schema details (field suggestions) in errors and requires {@link Config.authTokenSecret}. */
+  production: boolean;
+  /** What one operation may ask for, checked before it executes (see {@link OperationLimits}). */
+  limits: OperationLimits;
+  /** Bounds on what one HTTP request may make the server hold (see {@link HttpLimits}). */
+  http: HttpLimits;
+  /** `APQ_TTL_SECONDS`: how long a registered persisted query is kept. @default 3600 */
+  apqTtlSeconds: number;
+  /** `APQ_MAX_ENTRIES`: how many persisted queries are kept at most, the oldest dropped first. @default 1000 */
+  apqMaxEntries: number;
   /** `SEED_PRODUCTS`: catalog size seeded into an empty embedded database on first start. @default 1000 */
   seedProducts: number;
   /** `LOG_LEVEL`: pino level. @default "info" */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
+/**
+ * Limits on one GraphQL operation, checked before it executes: a refused operation is a 400 that
+ * names the limit, the value found and the maximum. The defaults are graphql-armor's, adapted to
+ * this schema (its deepest legitimate query, product -> reviews -> author -> name, has depth 4).
+ */
+export interface OperationLimits {
+  /** `GRAPHQL_LIMITS`: `off` turns every check below off (for the bench's contrast only). @default "on" */
+  enabled: boolean;
+  /** `GRAPHQL_MAX_DEPTH`: how deeply fields may nest. @default 6 */
+  maxDepth: number;
+  /** `GRAPHQL_MAX_ALIASES`: aliases per operation. @default 15 */
+  maxAliases: number;
+  /** `GRAPHQL_MAX_DIRECTIVES`: directives per operation. @default 50 */
+  maxDirectives: number;
+  /** `GRAPHQL_MAX_TOKENS`: lexical tokens per document; parsing stops at the first one over. @default 1000 */
+  maxTokens: number;
+  /** `GRAPHQL_MAX_COST`: the operation's cost, in which a list multiplies its selection by its `first` (see limits/operationCost.ts). @default 5000 */
+  maxCost: number;
+  /** `GRAPHQL_MAX_MUTATION_FIELDS`: mutation fields per operation, aliases and fragments included. @default 5 */
+  maxMutationFields: number;
+}
+
+/** Bounds on one HTTP request: what a client can make the server read, hold and wait for. */
+export interface HttpLimits {
+  /** `MAX_BODY_BYTES`: a POST body over this is refused with 413, from its Content-Length when it declares one. @default 1048576 (1 MiB) */
+  maxBodyBytes: number;
+  /** `MAX_QUERY_BYTES`: a query text over this is refused with 413 before it is parsed. @default 65536 (64 KiB) */
+  maxQueryBytes: number;
+  /** `MAX_RESPONSE_BYTES`: a response over this is replaced by a RESPONSE_TOO_LARGE error, and never stored. @default 1048576 (1 MiB) */
+  maxResponseBytes: number;
+  /** `RESPONSE_CACHE_MAX_BYTES`: the response tier stores no response over this. @default 262144 (256 KiB) */
+  maxStoredResponseBytes: number;
+  /** `HTTP_HEADERS_TIMEOUT_MS`: a client must send its request headers within this. @default 1000 */
+  headersTimeoutMs: number;
+  /** `HTTP_REQUEST_TIMEOUT_MS`: a client must send its whole request, body included, within this (a slow body is cut off with 408). @default 30000 */
+  requestTimeoutMs: number;
+}
+
 type Env = Record<string, string | undefined>;
 
 /** Reads and validates the configuration; the first bad value throws a {@link ConfigError} naming it. */
 export function loadConfig(env: Env = process.env): Config {
-  return {
+  const config: Config = {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: text(env, 'HOST', '127.0.0.1'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
@@ -79,10 +131,35 @@ export function loadConfig(env: Env = process.env): Config {
     viewFlushClaimIdleMs: integer(env, 'VIEW_FLUSH_CLAIM_IDLE_MS', 5000, 0, 3_600_000),
     responseCache: oneOf(env, 'RESPONSE_CACHE', ['on', 'off'], 'on') === 'on',
     cacheTagHeader: headerName(env, 'CACHE_TAG_HEADER', 'Cache-Tag'),
-    authTokenSecret: secret(env, 'AUTH_TOKEN_SECRET', 32),
+    authTokenSecret: tokenSecretFor(env),
+    production: env.NODE_ENV === 'production',
+    limits: {
+      enabled: oneOf(env, 'GRAPHQL_LIMITS', ['on', 'off'], 'on') === 'on',
+      maxDepth: integer(env, 'GRAPHQL_MAX_DEPTH', 6, 1, 1000),
+      maxAliases: integer(env, 'GRAPHQL_MAX_ALIASES', 15, 0, 10_000),
+      maxDirectives: integer(env, 'GRAPHQL_MAX_DIRECTIVES', 50, 0, 10_000),
+      maxTokens: integer(env, 'GRAPHQL_MAX_TOKENS', 1000, 10, 1_000_000),
+      maxCost: integer(env, 'GRAPHQL_MAX_COST', 5000, 1, 100_000_000),
+      maxMutationFields: integer(env, 'GRAPHQL_MAX_MUTATION_FIELDS', 5, 1, 1000),
+    },
+    http: {
+      maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      maxQueryBytes: integer(env, 'MAX_QUERY_BYTES', 64 * 1024, 256, 1024 * 1024 * 1024),
+      maxResponseBytes: integer(env, 'MAX_RESPONSE_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      maxStoredResponseBytes: integer(env, 'RESPONSE_CACHE_MAX_BYTES', 256 * 1024, 0, 1024 * 1024 * 1024),
+      headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    },
+    apqTtlSeconds: integer(env, 'APQ_TTL_SECONDS', 3600, 1, 7 * 86_400),
+    apqMaxEntries: integer(env, 'APQ_MAX_ENTRIES', 1000, 1, 10_000_000),
     seedProducts: integer(env, 'SEED_PRODUCTS', 1000, 1, 10_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   };
+  // Node refuses a server whose headers may take longer than its whole request.
+  if (config.http.headersTimeoutMs > config.http.requestTimeoutMs) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', env.HTTP_HEADERS_TIMEOUT_MS, `must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.http.requestTimeoutMs})`);
+  }
+  return config;
 }
 
 // Private: one reader per kind of value, each naming the variable in its error.
@@ -125,6 +202,23 @@ function secret(env: Env, name: string, minLength: number): string | undefined {
   const value = raw(env, name);
   if (value !== undefined && value.length < minLength) throw new ConfigError(name, '(hidden)', `must be at least ${minLength} characters`);
   return value;
+}
+
+/**
+ * The development secret is public (it is in the source), so it is only ever used where nobody else
+ * can reach the server: outside production, on a loopback interface.
+ */
+function tokenSecretFor(env: Env): string | undefined {
+  const value = secret(env, 'AUTH_TOKEN_SECRET', 32);
+  if (value !== undefined) return value;
+  if (env.NODE_ENV === 'production') throw new ConfigError('AUTH_TOKEN_SECRET', undefined, 'must be set (32+ characters) when NODE_ENV=production');
+  const host = text(env, 'HOST', '127.0.0.1');
+  if (!isLoopback(host)) throw new ConfigError('AUTH_TOKEN_SECRET', undefined, `must be set (32+ characters) when HOST=${host} is not a loopback address`);
+  return undefined;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {

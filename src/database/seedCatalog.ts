@@ -1,3 +1,4 @@
+import type { Role } from '../auth/roles.ts';
 import type { Prisma } from './database.ts';
 
 /** What the seed makes, per ../../README.md: ids 1..N, the same rows for the same ids, every run. */
@@ -10,6 +11,16 @@ export interface SeedOptions {
 export const CATEGORIES = 50;
 export const USERS = 500;
 export const REVIEWS_PER_PRODUCT = 5;
+/** The seed's one known admin: `npm run token -- 1` prints a token carrying the admin role. */
+export const SEED_ADMIN_USER_ID = 1;
+
+/**
+ * The role of a seeded user. Roles live in the signed token, not in a table: whoever holds the
+ * signing secret decides them, and the seed's demo tokens follow this rule.
+ */
+export function roleOfSeededUser(userId: number): Role {
+  return userId === SEED_ADMIN_USER_ID ? 'ADMIN' : 'USER';
+}
 
 /**
  * Seeds the catalog deterministically and idempotently: rows are a pure function of their id and

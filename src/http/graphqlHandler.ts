@@ -16,6 +16,14 @@ import { ifNoneMatchHits } from './conditionalRequest.ts';
 import { mayBeCrossSiteForgery } from './csrf.ts';
 import { BodyError, bodyFrom, readBody } from './requestBody.ts';
 
+/** What one request may make the server read, build and keep (see Config.http, where each is documented). */
+export interface RequestLimits {
+  readonly maxBodyBytes: number;
+  readonly maxQueryBytes: number;
+  readonly maxResponseBytes: number;
+  readonly maxStoredResponseBytes: number;
+}
+
 export interface GraphQLEndpoint {
   readonly apollo: ApolloServer<RequestContext>;
   readonly context: (viewer: Viewer) => RequestContext;
@@ -24,6 +32,7 @@ export interface GraphQLEndpoint {
   readonly responses: ResponseCache | undefined;
   readonly headers: ResponseHeaderOptions;
   readonly logger: Logger;
+  readonly limits: RequestLimits;
   /** Called each time a request goes to Apollo (parse, validate, execute): what a hit skips. */
   readonly onExecute?: () => void;
 }
@@ -38,10 +47,14 @@ export interface GraphQLEndpoint {
  *    execution says it may be (a query, no errors, maxAge > 0).
  *
  * A GET whose `If-None-Match` names the response's ETag gets 304 with no body, hit or miss.
+ *
+ * Before any of it, the request is bounded (see RequestLimits): a body or a query text over its
+ * limit is a 413, and a response over its budget is replaced by an error and never stored.
  */
 export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, endpoint: GraphQLEndpoint): Promise<void> {
-  const text = req.method === 'POST' ? await readBody(req) : undefined;
-  if (text instanceof BodyError) return sendJsonError(res, text.status, text.message);
+  const { limits } = endpoint;
+  const text = req.method === 'POST' ? await readBody(req, limits.maxBodyBytes) : undefined;
+  if (text instanceof BodyError) return sendBodyError(res, text);
 
   let viewer: Viewer;
   try {
@@ -58,6 +71,16 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   let body: unknown = UNPARSED;
   /** The POST body as Apollo takes it; parsed only when needed (a memoised hit never is). */
   const parseBody = (): unknown => (body === UNPARSED ? (body = bodyFrom(req, text)) : body);
+  // Before anything parses it, or hashes it, or looks it up. A query no longer than its request's
+  // text is checked only when that text could be over the limit (a UTF-8 character is 1-3 bytes).
+  const raw = req.method === 'GET' ? search : text;
+  if (raw !== undefined && raw.length * 3 > limits.maxQueryBytes) {
+    const query = req.method === 'GET' ? new URLSearchParams(search).get('query') : queryOf(parseBody());
+    const bytes = typeof query === 'string' ? Buffer.byteLength(query) : 0;
+    if (bytes > limits.maxQueryBytes) {
+      return sendJsonError(res, 413, `Query text of ${bytes} bytes exceeds the maximum of ${limits.maxQueryBytes} bytes (MAX_QUERY_BYTES).`, 'QUERY_TOO_LARGE');
+    }
+  }
   const identity = responses ? identify(req, search, text, parseBody) : undefined;
   const viewerKey = viewer.userId === null ? 'anonymous' : String(viewer.userId);
   if (responses && identity) {
@@ -67,7 +90,7 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   }
 
   const parsedBody = parseBody();
-  if (parsedBody instanceof BodyError) return sendJsonError(res, parsedBody.status, parsedBody.message);
+  if (parsedBody instanceof BodyError) return sendBodyError(res, parsedBody);
   const execution = responses && identity ? responses.begin() : undefined;
   const context = endpoint.context(viewer);
   const headers = new HeaderMap();
@@ -79,6 +102,20 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   const response = await endpoint.apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => context });
   res.statusCode = response.status ?? 200;
   for (const [name, value] of response.headers) res.setHeader(name, value);
+
+  // The execution budget. Only a query's answer is cut off: a mutation's write has happened, and its
+  // answer is bounded by the operation cost limit already.
+  if (response.body.kind === 'complete' && context.outcome.operation === 'query' && response.body.string.length * 3 > limits.maxResponseBytes) {
+    const bytes = Buffer.byteLength(response.body.string);
+    if (bytes > limits.maxResponseBytes) {
+      return sendJsonError(
+        res,
+        400,
+        `Response of ${bytes} bytes exceeds the budget of ${limits.maxResponseBytes} bytes (MAX_RESPONSE_BYTES); ask for fewer fields or smaller pages.`,
+        'RESPONSE_TOO_LARGE',
+      );
+    }
+  }
 
   const policy = context.outcome.cacheable;
   if (response.body.kind !== 'complete' || policy === undefined || policy.maxAge <= 0) {
@@ -95,14 +132,14 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   const stored: CompleteResponse = { kind: 'response', body: bytes, headers: cacheableHeaders(policy, tags, bytes, contentType, endpoint.headers), storedAt: Date.now(), tags };
   // Its L2 part is done when store() returns, before the response is sent: the next request here hits.
   const storing =
-    responses && identity && execution
+    responses && identity && execution && bytes.length <= limits.maxStoredResponseBytes
       ? responses.store(identity.hash, viewerKey, stored, storedTtlSeconds(policy, tags.filter(isTypeTag), endpoint.headers.policies), execution, policy.scope)
       : undefined;
   sendResponse(req, res, stored, 'MISS');
   await storing?.catch((error: unknown) => endpoint.logger.warn({ err: error }, 'response not stored'));
 }
 
-export function sendJsonError(res: ServerResponse, status: number, message: string, code = status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST'): void {
+export function sendJsonError(res: ServerResponse, status: number, message: string, code = defaultCode(status)): void {
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('cache-control', 'no-store');
@@ -110,6 +147,21 @@ export function sendJsonError(res: ServerResponse, status: number, message: stri
 }
 
 // Private:
+
+function defaultCode(status: number): string {
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  return status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST';
+}
+
+function sendBodyError(res: ServerResponse, error: BodyError): void {
+  // The rest of the body is never read: the connection closes after the answer.
+  if (error.close) res.setHeader('connection', 'close');
+  sendJsonError(res, error.status, error.message, error.code);
+}
+
+function queryOf(body: unknown): unknown {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { query?: unknown }).query : undefined;
+}
 
 /**
  * The request's identity for the response tier, or undefined when the tier must not answer it.

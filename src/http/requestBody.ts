@@ -1,30 +1,54 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { ClientGoneError } from '../errors.ts';
 
-/** Bodies above this are refused with 413; the rest of a larger body is read and dropped. */
+/** @default for {@link readBody}'s `maxBytes` (see Config.http.maxBodyBytes). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** A body refused before Apollo sees it: the status and message to answer with. */
+/**
+ * A request refused before Apollo sees it: the status, the message and the code to answer with.
+ * `close` asks to close the connection after the answer, so that an unread body (a declared
+ * 10 GiB, say) is never read.
+ */
 export class BodyError {
   constructor(
     readonly status: number,
     readonly message: string,
+    readonly code: string = status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST',
+    readonly close = false,
   ) {}
 }
 
-/** The body as text, read without async iteration (cheaper per request), bounded. */
-export function readBody(req: IncomingMessage): Promise<string | BodyError> {
+/** Whether a request declares a body over `maxBytes`: refused at once, and never asked for (`Expect: 100-continue`). */
+export function declaresTooLargeBody(headers: IncomingHttpHeaders, maxBytes: number): boolean {
+  const declared = headers['content-length'];
+  return declared !== undefined && Number(declared) > maxBytes;
+}
+
+/**
+ * The body as text, read without async iteration (cheaper per request), bounded: a declared length
+ * over `maxBytes` is refused before a byte is read, and a body that grows past it is refused as it
+ * does, not read to its end. A client that hangs up mid-body rejects with {@link ClientGoneError}.
+ */
+export function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<string | BodyError> {
+  if (declaresTooLargeBody(req.headers, maxBytes)) {
+    return Promise.resolve(new BodyError(413, `Request body of ${req.headers['content-length']} bytes (Content-Length) exceeds the maximum of ${maxBytes} bytes.`, 'PAYLOAD_TOO_LARGE', true));
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) resolve(new BodyError(413, `Request body exceeds ${MAX_BODY_BYTES} bytes.`));
-      else resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    });
-    req.on('error', reject);
+      if (size <= maxBytes) return void chunks.push(chunk);
+      req.off('data', onData);
+      // Paused, not destroyed: the 413 still has to be written on this socket, then it closes.
+      req.pause();
+      resolve(new BodyError(413, `Request body exceeds the maximum of ${maxBytes} bytes.`, 'PAYLOAD_TOO_LARGE', true));
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    // 'aborted' is the client hanging up mid-body; 'error' covers the socket failing under it.
+    req.on('aborted', () => reject(new ClientGoneError()));
+    req.on('error', (error) => reject(new ClientGoneError({ cause: error })));
   });
 }
 
@@ -37,6 +61,7 @@ export function bodyFrom(req: IncomingMessage, text: string | undefined): unknow
   try {
     return JSON.parse(text);
   } catch (error) {
-    return new BodyError(400, `POST body is not valid JSON: ${(error as Error).message}`);
+    // The parser's message quotes the text around the error: keep it short.
+    return new BodyError(400, `POST body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
 }

@@ -6,7 +6,8 @@ import type { CacheAddresses } from '../catalog/cacheAddresses.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';
 import type { ProductRecord, ReviewRecord } from '../catalog/records.ts';
 import type { CatalogWrites } from '../catalog/writes.ts';
-import { NotFoundError } from '../errors.ts';
+import type { Viewer } from '../auth/viewer.ts';
+import { ForbiddenError, NotFoundError } from '../errors.ts';
 import type { Loaders } from '../loaders/loaders.ts';
 import type { Mutations } from '../schema/context.ts';
 import type { ViewCounter } from '../views/viewCounter.ts';
@@ -32,7 +33,7 @@ export interface MutationDeps {
  * 3. write the new rows through to L3 and L2, fenced by step 2 itself, and prime this request's L1,
  *    so the writer reads its own write at once and the next reader anywhere hits.
  */
-export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations {
+export function createMutations(deps: MutationDeps, loaders: Loaders, viewer: Viewer): Mutations {
   const { writes, readThrough, invalidator, addresses, kinds } = deps;
 
   async function writeProducts(after: InvalidationFences, entries: CacheWrite<ProductRecord>[], primes: [number, ProductRecord | null][]) {
@@ -104,6 +105,12 @@ export function createMutations(deps: MutationDeps, loaders: Loaders): Mutations
     },
 
     async deleteReview(id) {
+      // Whose review it is decides, which only the data can say (the schema's @auth has already
+      // required a signed-in viewer). An author never changes, so a cached row is good enough.
+      const existing = await loaders.review.load(id);
+      if (existing !== null && existing.authorId !== viewer.userId && viewer.role !== 'ADMIN') {
+        throw new ForbiddenError('Mutation.deleteReview', `review ${id} is not the viewer's own`);
+      }
       const review = await writes.deleteReview(id);
       if (review === null) return false;
       const after = await invalidator.invalidate([tags.entity('Review', id), tags.list('Product', review.productId, 'reviews')]);

@@ -12,6 +12,7 @@ export function responsePolicyPlugin(): ApolloServerPlugin<RequestContext> {
     async requestDidStart() {
       return {
         async willSendResponse({ contextValue, response, operation, overallCachePolicy }) {
+          if (operation) contextValue.outcome.operation = operation.operation;
           if (operation?.operation !== 'query') return;
           if (response.body.kind !== 'single' || response.body.singleResult.errors) return;
           if (response.http.status !== undefined && response.http.status !== 200) return;

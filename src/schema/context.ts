@@ -21,6 +21,8 @@ export interface Mutations {
 
 /** What the execution tells the HTTP layer about its response (see responses/responsePolicyPlugin.ts). */
 export interface ExecutionOutcome {
+  /** The operation's type, once Apollo has resolved it. */
+  operation?: 'query' | 'mutation' | 'subscription';
   /** Set when the response may be cached: a query, with no errors, and its cache policy. */
   cacheable?: ResponsePolicy;
 }
@@ -36,8 +38,8 @@ export interface RequestContext {
 }
 
 /** Called once per request: fresh L1 loaders over the process-wide tiers. */
-export function createContext(deps: LoaderDeps, mutations: (loaders: Loaders) => Mutations, viewer: Viewer): RequestContext {
+export function createContext(deps: LoaderDeps, mutations: (loaders: Loaders, viewer: Viewer) => Mutations, viewer: Viewer): RequestContext {
   const touched = new Set<string>();
   const loaders = createLoaders(deps, touched);
-  return { loaders, mutations: mutations(loaders), viewer, touched, outcome: {} };
+  return { loaders, mutations: mutations(loaders, viewer), viewer, touched, outcome: {} };
 }

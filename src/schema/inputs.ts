@@ -1,5 +1,6 @@
+import type { Viewer } from '../auth/viewer.ts';
 import type { NewProduct, NewReview, ProductPatch } from '../catalog/writeInputs.ts';
-import { InvalidArgumentError } from '../errors.ts';
+import { ForbiddenError, InvalidArgumentError } from '../errors.ts';
 import type { CreateProductInput, CreateReviewInput, UpdateProductInput } from '../generated/graphql.ts';
 import { parseId } from './arguments.ts';
 
@@ -68,10 +69,19 @@ export function parseProductPatch(input: UpdateProductInput): ProductPatch {
   return patch;
 }
 
-export function parseNewReview(input: CreateReviewInput): NewReview {
+/**
+ * The author is the viewer: `input.authorId` may be left out, or name the viewer. Only an admin
+ * writes a review in another user's name (imports, moderation).
+ */
+export function parseNewReview(input: CreateReviewInput, viewer: Viewer): NewReview {
+  if (viewer.userId === null) throw new ForbiddenError('Mutation.createReview', 'requires a signed-in viewer');
+  const authorId = input.authorId === undefined || input.authorId === null ? viewer.userId : parseId('input.authorId', input.authorId);
+  if (authorId !== viewer.userId && viewer.role !== 'ADMIN') {
+    throw new ForbiddenError('input.authorId', `may only name the viewer (${viewer.userId}), got ${authorId}; leave it out to write as yourself`);
+  }
   return {
     productId: parseId('input.productId', input.productId),
-    authorId: parseId('input.authorId', input.authorId),
+    authorId,
     rating: integer('input.rating', input.rating, INPUT_BOUNDS.rating),
     body: text('input.body', input.body, { ...INPUT_BOUNDS.reviewBody, lines: 'multi' }),
   };

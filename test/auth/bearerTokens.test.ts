@@ -16,7 +16,7 @@ function craft(claims: Record<string, unknown>, secret = SECRET): Promise<string
   return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
 }
 
-async function refusal(verification: () => number | Promise<number>): Promise<InvalidTokenError> {
+async function refusal(verification: () => unknown): Promise<InvalidTokenError> {
   try {
     await verification();
   } catch (error) {
@@ -35,8 +35,24 @@ describe('BearerTokens', () => {
 
   it('verifies the tokens it signs, to the user id they were signed for', async () => {
     const tokens = bearerTokens();
-    expect(await tokens.verify(await tokens.sign(1))).toBe(1);
-    expect(await tokens.verify(await tokens.sign(42, { expiresInSeconds: 60 }))).toBe(42);
+    expect(await tokens.verify(await tokens.sign(1))).toEqual({ userId: 1, role: 'USER' });
+    expect(await tokens.verify(await tokens.sign(42, { expiresInSeconds: 60 }))).toEqual({ userId: 42, role: 'USER' });
+  });
+
+  it('carries the admin role in a `role` claim, and only the admin role', async () => {
+    const tokens = bearerTokens();
+    const admin = await tokens.sign(1, { role: 'ADMIN' });
+    expect(await tokens.verify(admin)).toEqual({ userId: 1, role: 'ADMIN' });
+    expect(JSON.parse(new TextDecoder().decode(base64url.decode(admin.split('.')[1] as string)))).toEqual({ sub: '1', role: 'admin' });
+    // A USER token is the same string it was before roles existed.
+    expect(await tokens.sign(1, { role: 'USER' })).toBe(await tokens.sign(1));
+  });
+
+  it('refuses a token whose role claim is not a known role', async () => {
+    for (const role of ['root', 'ADMIN', '', 1, null, ['admin']]) {
+      const error = await refusal(async () => bearerTokens().verify(await craft({ sub: '1', role })));
+      expect(error.reason).toBe('token claim "role" is not a known role');
+    }
   });
 
   it('signs the same user under the same secret to the same string, so demo tokens can be printed', async () => {
@@ -53,8 +69,8 @@ describe('BearerTokens', () => {
     const token = await tokens.sign(3);
     const first = tokens.verify(token);
     expect(first).toBeInstanceOf(Promise);
-    expect(await first).toBe(3);
-    expect(tokens.verify(token)).toBe(3);
+    expect(await first).toEqual({ userId: 3, role: 'USER' });
+    expect(tokens.verify(token)).toEqual({ userId: 3, role: 'USER' });
   });
 
   it('refuses a token signed with another secret', async () => {
@@ -93,19 +109,21 @@ describe('BearerTokens', () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const tokens = bearerTokens();
     const token = await tokens.sign(5, { expiresInSeconds: 60 });
-    expect(await tokens.verify(token)).toBe(5);
-    expect(tokens.verify(token)).toBe(5);
+    expect(await tokens.verify(token)).toEqual({ userId: 5, role: 'USER' });
+    expect(tokens.verify(token)).toEqual({ userId: 5, role: 'USER' });
     vi.setSystemTime(Date.now() + 60_000);
     expect(() => tokens.verify(token)).toThrow(expect.objectContaining({ reason: 'token has expired' }));
     // Dropped from the memo: jose refuses it too.
     expect((await refusal(() => tokens.verify(token))).reason).toBe('token has expired');
   });
 
-  it('refuses a token whose subject is not a user id', async () => {
-    for (const claims of [{}, { sub: 'alice' }, { sub: '0' }, { sub: '-1' }, { sub: '01' }, { sub: '1.5' }, { sub: '9007199254740993' }]) {
+  it('refuses a token whose subject is not a user id, or one beyond PostgreSQL INTEGER', async () => {
+    const claimsList = [{}, { sub: 'alice' }, { sub: '0' }, { sub: '-1' }, { sub: '01' }, { sub: '1.5' }, { sub: '9007199254740993' }, { sub: '2147483648' }];
+    for (const claims of claimsList) {
       const error = await refusal(async () => bearerTokens().verify(await craft(claims)));
-      expect(error.reason).toBe('token subject is not a user id');
+      expect(error.reason).toBe('token subject is not a user id from 1 to 2147483647');
     }
+    expect(await bearerTokens().verify(await craft({ sub: '2147483647' }))).toEqual({ userId: 2_147_483_647, role: 'USER' });
   });
 
   it('refuses text that is not a JWT', async () => {
@@ -128,6 +146,7 @@ describe('BearerTokens', () => {
     expect(() => new BearerTokens({ secret: 'short' })).toThrow(/secret must be a string of at least 32 characters/);
     expect(() => new BearerTokens({ secret: SECRET, maxMemoisedTokens: 0 })).toThrow(/maxMemoisedTokens .* got 0/);
     await expect(bearerTokens().sign(0)).rejects.toThrow(/userId .* got 0/);
+    await expect(bearerTokens().sign(2_147_483_648)).rejects.toThrow(/userId .* got 2147483648/);
     await expect(bearerTokens().sign(1.5)).rejects.toThrow(/userId .* got 1.5/);
     await expect(bearerTokens().sign(1, { expiresInSeconds: -5 })).rejects.toThrow(/expiresInSeconds .* got -5/);
   });

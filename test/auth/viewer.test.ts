@@ -18,14 +18,14 @@ async function refusal(authorization: string, tokens = new BearerTokens({ secret
 describe('viewerFrom', () => {
   it('is anonymous without an Authorization header', () => {
     expect(viewerFrom(undefined, new BearerTokens({ secret: SECRET }))).toBe(ANONYMOUS);
-    expect(ANONYMOUS).toEqual({ userId: null });
+    expect(ANONYMOUS).toEqual({ userId: null, role: null });
   });
 
   it('is the token’s user for `Bearer <token>`, whatever the case of the scheme', async () => {
     const tokens = new BearerTokens({ secret: SECRET });
     const token = await tokens.sign(4);
     for (const header of [`Bearer ${token}`, `bearer ${token}`, `BEARER ${token}`, `Bearer   ${token}`, ` Bearer ${token} `]) {
-      expect(await viewerFrom(header, tokens)).toEqual({ userId: 4 });
+      expect(await viewerFrom(header, tokens)).toEqual({ userId: 4, role: 'USER' });
     }
   });
 
@@ -35,7 +35,7 @@ describe('viewerFrom', () => {
     const first = viewerFrom(header, tokens);
     expect(first).toBeInstanceOf(Promise);
     await first;
-    expect(viewerFrom(header, tokens)).toEqual({ userId: 9 });
+    expect(viewerFrom(header, tokens)).toEqual({ userId: 9, role: 'USER' });
   });
 
   it('refuses any other scheme, or none', async () => {

@@ -89,4 +89,27 @@ describe('configuration', () => {
     expect((error as ConfigError).variable).toBe(name);
     expect((error as ConfigError).message).toMatch(message);
   });
+
+  it('refuses to start on the public development secret in production or off loopback, naming the variable', () => {
+    for (const env of [{ NODE_ENV: 'production' }, { HOST: '0.0.0.0' }, { HOST: '10.0.0.5' }, { HOST: '::' }, { NODE_ENV: 'production', HOST: '127.0.0.1' }]) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(/AUTH_TOKEN_SECRET.*must be set/);
+    }
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_TOKEN_SECRET: 'too-short' })).toThrow(/AUTH_TOKEN_SECRET.*at least 32 characters/);
+    const secret = 'x'.repeat(32);
+    expect(loadConfig({ NODE_ENV: 'production', HOST: '0.0.0.0', AUTH_TOKEN_SECRET: secret })).toMatchObject({ production: true, authTokenSecret: secret });
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(loadConfig({ HOST: host }).authTokenSecret).toBeUndefined();
+  });
+
+  it('has the operation and HTTP limits, each from its variable', () => {
+    expect(loadConfig({})).toMatchObject({
+      limits: { enabled: true, maxDepth: 6, maxAliases: 15, maxDirectives: 50, maxTokens: 1000, maxCost: 5000, maxMutationFields: 5 },
+      http: { maxBodyBytes: 1048576, maxQueryBytes: 65536, maxResponseBytes: 1048576, maxStoredResponseBytes: 262144, headersTimeoutMs: 10000, requestTimeoutMs: 30000 },
+      apqTtlSeconds: 3600,
+      apqMaxEntries: 1000,
+    });
+    expect(loadConfig({ GRAPHQL_MAX_DEPTH: '9', GRAPHQL_LIMITS: 'off', MAX_QUERY_BYTES: '4096' })).toMatchObject({ limits: { maxDepth: 9, enabled: false }, http: { maxQueryBytes: 4096 } });
+    expect(() => loadConfig({ GRAPHQL_MAX_COST: '0' })).toThrow(/GRAPHQL_MAX_COST.*must be from 1/);
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS.*must not exceed HTTP_REQUEST_TIMEOUT_MS/);
+  });
 });

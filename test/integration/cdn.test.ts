@@ -7,7 +7,7 @@ import { createCatalogFixture } from '../support/fixtures.ts';
 import { startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
 import { ThrowawayNginx } from '../support/throwawayNginx.ts';
-import { tokensFor } from '../support/tokens.ts';
+import { adminToken, tokensFor } from '../support/tokens.ts';
 
 /**
  * A real CDN, nginx's proxy_cache running deploy/nginx/nginx.conf, in front of two real server
@@ -246,10 +246,11 @@ async function graphqlGet(baseUrl: string, operation: GetOperation | { uri: stri
   };
 }
 
+/** POSTs as the seeded admin: the tests' POSTs are catalog writes. */
 async function graphqlPost(baseUrl: string, query: string, variables: Record<string, unknown>) {
   const response = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await adminToken()}` },
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, body: parseJson(await response.text()), cacheStatus: response.headers.get('x-cache-status') };

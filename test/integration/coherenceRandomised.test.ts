@@ -54,7 +54,7 @@ describe('randomised coherence over two instances', () => {
     async function writer(t: TestApp) {
       while (Date.now() < deadline) {
         const input = random() < 0.3 ? { categoryId: String(pickOne(categories)) } : { name: `n${Math.floor(random() * 1e6)}`, stock: Math.floor(random() * 100) };
-        const result = await t.query(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`, {
+        const result = await t.mutate(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`, {
           id: String(pickOne(ids)),
           input,
         });

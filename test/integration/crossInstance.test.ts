@@ -25,7 +25,7 @@ describe('cross-instance coherence', () => {
       await b.query(PRODUCT, { id });
       await b.query(PRODUCT, { id });
       const name = `Name ${i}`;
-      expect((await a.query(RENAME, { id, input: { name } })).body.errors).toBeUndefined();
+      expect((await a.mutate(RENAME, { id, input: { name } })).body.errors).toBeUndefined();
       const answered = performance.now();
       // Read-your-writes on the writing instance, at once.
       expect((await a.query(PRODUCT, { id })).body.data?.product.name).toBe(name);
@@ -75,7 +75,7 @@ describe('L2 after a lost subscription', () => {
     const health = (await (await fetch(`${b.url}/health/ready`)).json()) as { tiers: Record<string, string> };
     expect(health.tiers.L2).toBe('paused');
     // A write whose message B may never hear.
-    expect((await a.query(RENAME, { id, input: { name: 'Written while B was away' } })).body.errors).toBeUndefined();
+    expect((await a.mutate(RENAME, { id, input: { name: 'Written while B was away' } })).body.errors).toBeUndefined();
     expect((await b.app.memoryTier!.getMany([address], b.app.kinds.Product)).entries[0]).toBeUndefined();
     // Served right (from L3 or the database) even while L2 is paused.
     expect((await b.query(PRODUCT, { id })).body.data?.product.name).toBe('Written while B was away');

@@ -37,7 +37,7 @@ describe('the app on Redis Cluster', () => {
     const id = String(products[0]!.id);
     const read = `query($id: ID!, $c: ID!) { product(id: $id) { name category { id } } category(id: $c) { products { id } } }`;
     for (const t of [a, b]) for (let i = 0; i < 2; i++) await t.query(read, { id, c: other.id });
-    const moved = await a.query(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`, {
+    const moved = await a.mutate(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`, {
       id,
       input: { name: 'Moved', categoryId: String(other.id) },
     });
@@ -54,7 +54,7 @@ describe('the app on Redis Cluster', () => {
   it('buffers product views in the cluster and counts them in reads', async () => {
     const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });
     const id = String(products[0]!.id);
-    for (let i = 0; i < 3; i++) await a.query(`mutation($id: ID!) { recordProductView(id: $id) }`, { id });
+    for (let i = 0; i < 3; i++) await a.mutate(`mutation($id: ID!) { recordProductView(id: $id) }`, { id });
     expect((await b.query(`query($id: ID!) { product(id: $id) { viewCount } }`, { id })).body.data?.product.viewCount).toBe(3);
   });
 });

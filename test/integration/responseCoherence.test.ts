@@ -41,7 +41,7 @@ describe('randomised response coherence over two instances', () => {
     async function writer(t: TestApp) {
       while (Date.now() < deadline) {
         const input = random() < 0.3 ? { categoryId: pickOne(categories) } : { name: `n${Math.floor(random() * 1e6)}` };
-        expect((await t.query(UPDATE, { id: pickOne(ids), input })).body.errors).toBeUndefined();
+        expect((await t.mutate(UPDATE, { id: pickOne(ids), input })).body.errors).toBeUndefined();
         writes += 1;
         await sleep(random() * 15);
       }

@@ -6,7 +6,7 @@ import { requestIdentity } from '../../src/responses/requestIdentity.ts';
 import { responseKind } from '../../src/responses/storedResponse.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
 import { startTestApp, useTestApps, type TestApp } from '../support/testApp.ts';
-import { tokensFor } from '../support/tokens.ts';
+import { adminToken, tokensFor } from '../support/tokens.ts';
 
 /**
  * The response tier, on two in-process instances sharing Redis: hits skip Apollo entirely, what may
@@ -116,7 +116,7 @@ describe('response tier', () => {
       await untilHit(() => post(t, list, { id: String(category.id) }));
     }
     purged.length = 0;
-    expect(JSON.parse((await post(b, RENAME, { id, name: 'Renamed once' })).text).errors).toBeUndefined();
+    expect(JSON.parse((await post(b, RENAME, { id, name: 'Renamed once' }, { authorization: `Bearer ${await adminToken()}` })).text).errors).toBeUndefined();
     // The writer reads its write at once; the other instance within the propagation time.
     const own = await post(b, PRODUCT, { id });
     expect(own.headers.get('x-response-cache')).toBe('MISS');

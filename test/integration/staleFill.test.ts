@@ -49,7 +49,7 @@ describe('no stale fill', () => {
   }
 
   const rename = (t: TestApp, id: number, name: string) =>
-    t.query(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { name } }`, {
+    t.mutate(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { name } }`, {
       id: String(id),
       input: { name },
     });

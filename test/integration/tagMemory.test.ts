@@ -16,16 +16,16 @@ describe('tag memory under a create/delete workload', () => {
     const { category, tag } = await createCatalogFixture(t.app.database.prisma, { products: 0 });
     const cycles = 60;
     for (let i = 0; i < cycles; i++) {
-      const created = await t.query(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+      const created = await t.mutate(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
         input: { sku: `TM-${tag}-${i}`, name: `Temp ${i}`, description: '', priceCents: 1, stock: 1, categoryId: String(category.id) },
       });
       const id = created.body.data?.createProduct.id as string;
-      const review = await t.query(`mutation($input: CreateReviewInput!) { createReview(input: $input) { id } }`, {
+      const review = await t.mutate(`mutation($input: CreateReviewInput!) { createReview(input: $input) { id } }`, {
         input: { productId: id, authorId: '1', rating: 5, body: 'ok' },
       });
       await t.query(`query($id: ID!) { product(id: $id) { name reviews { id } } category(id: ${category.id}) { products { id } } }`, { id });
-      await t.query(`mutation($id: ID!) { deleteReview(id: $id) }`, { id: review.body.data?.createReview.id });
-      expect((await t.query(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id })).body.data?.deleteProduct).toBe(true);
+      await t.mutate(`mutation($id: ID!) { deleteReview(id: $id) }`, { id: review.body.data?.createReview.id });
+      expect((await t.mutate(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id })).body.data?.deleteProduct).toBe(true);
     }
 
     // One Redis here (not a cluster): SCAN sees every key.

@@ -21,7 +21,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
     await warm(app(), CATEGORY, { id: category.id });
     await warm(app(), BY_CATEGORY, { id: category.id });
 
-    const created = await app().query(
+    const created = await app().mutate(
       `mutation($input: CreateProductInput!) { createProduct(input: $input) { id name category { id } } }`,
       { input: { sku: `NEW-${tag}`, name: 'New lamp', description: 'Bright.', priceCents: 4200, stock: 5, categoryId: String(category.id) } },
     );
@@ -44,7 +44,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
     await warm(app(), CATEGORY, { id: category.id });
     await warm(app(), CATEGORY, { id: other.id });
 
-    const updated = await app().query(
+    const updated = await app().mutate(
       `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id name priceCents } }`,
       { id: String(product.id), input: { name: 'Renamed', priceCents: 1, categoryId: String(other.id) } },
     );
@@ -65,7 +65,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const reviewId = warmed.data?.product.reviews[0].id as string;
     await warm(app(), CATEGORY, { id: category.id });
 
-    const deleted = await app().query(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: String(product.id) });
+    const deleted = await app().mutate(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: String(product.id) });
     expect(deleted.body).toEqual({ data: { deleteProduct: true } });
 
     const read = await app().query(PRODUCT, { id: product.id });
@@ -75,7 +75,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
     );
     expect(await app().app.database.prisma.review.count({ where: { id: Number(reviewId) } })).toBe(0);
     // Deleting again is not an error, just nothing to delete.
-    expect((await app().query(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: String(product.id) })).body).toEqual({
+    expect((await app().mutate(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: String(product.id) })).body).toEqual({
       data: { deleteProduct: false },
     });
   });
@@ -85,7 +85,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const product = products[0]!;
     await warm(app(), PRODUCT, { id: product.id });
 
-    const created = await app().query(
+    const created = await app().mutate(
       `mutation($input: CreateReviewInput!) { createReview(input: $input) { id rating author { id } product { id } } }`,
       { input: { productId: String(product.id), authorId: '3', rating: 4, body: 'Good.' } },
     );
@@ -94,7 +94,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const reviews = async () => (await app().query(PRODUCT, { id: product.id })).body.data?.product.reviews.map((r: { id: string }) => r.id);
     expect(await reviews()).toContain(reviewId);
 
-    expect((await app().query(`mutation($id: ID!) { deleteReview(id: $id) }`, { id: reviewId })).body).toEqual({ data: { deleteReview: true } });
+    expect((await app().mutate(`mutation($id: ID!) { deleteReview(id: $id) }`, { id: reviewId })).body).toEqual({ data: { deleteReview: true } });
     expect(await reviews()).not.toContain(reviewId);
   });
 
@@ -104,17 +104,17 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const prisma = app().app.database.prisma;
     const before = { products: await prisma.product.count(), cached: await cacheSnapshot(app()) };
 
-    const duplicate = await app().query(
+    const duplicate = await app().mutate(
       `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
       { input: { sku: products[0]!.sku, name: 'Dup', description: '', priceCents: 1, stock: 1, categoryId: String(category.id) } },
     );
     expect(duplicate.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'input.sku' });
-    const badPrice = await app().query(
+    const badPrice = await app().mutate(
       `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
       { input: { sku: `OK-${tag}`, name: 'Ok', description: '', priceCents: -5, stock: 1, categoryId: String(category.id) } },
     );
     expect(badPrice.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'input.priceCents', value: -5 });
-    const badRef = await app().query(
+    const badRef = await app().mutate(
       `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`,
       { id: String(products[0]!.id), input: { categoryId: '999999' } },
     );
@@ -130,9 +130,9 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const id = String(products[0]!.id);
     const views = async () => (await app().query(`query($id: ID!) { product(id: $id) { viewCount } }`, { id })).body.data?.product.viewCount;
     expect(await views()).toBe(0);
-    for (let i = 0; i < 3; i++) expect((await app().query(`mutation($id: ID!) { recordProductView(id: $id) }`, { id })).body.data).toEqual({ recordProductView: true });
+    for (let i = 0; i < 3; i++) expect((await app().mutate(`mutation($id: ID!) { recordProductView(id: $id) }`, { id })).body.data).toEqual({ recordProductView: true });
     expect(await views()).toBe(3);
-    const unknown = await app().query(`mutation { recordProductView(id: "999999") }`);
+    const unknown = await app().mutate(`mutation { recordProductView(id: "999999") }`);
     expect(unknown.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../src/errors.ts';
+import type { Viewer } from '../../src/auth/viewer.ts';
+import { ForbiddenError, InvalidArgumentError } from '../../src/errors.ts';
 import type { CreateProductInput, CreateReviewInput, UpdateProductInput } from '../../src/generated/graphql.ts';
 import { INPUT_BOUNDS, parseNewProduct, parseNewReview, parseProductPatch } from '../../src/schema/inputs.ts';
 
@@ -17,7 +18,9 @@ function rejection(parse: () => unknown): InvalidArgumentError {
 function expectRejected(parse: () => unknown, argument: string, value: unknown, reason: RegExp) {
   const error = rejection(parse);
   expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: argument });
-  expect(error.extensions['value']).toEqual(value);
+  // A long value is echoed as a preview, never whole.
+  const json = JSON.stringify(value);
+  expect(error.extensions['value']).toEqual(json.length <= 80 ? value : `${json.slice(0, 80)}… (${json.length} characters)`);
   expect(error.message).toContain(`"${argument}"`);
   expect(error.message).toMatch(reason);
 }
@@ -27,6 +30,9 @@ const chars = (n: number, c = 'a') => c.repeat(n);
 function newProduct(overrides: Partial<Record<keyof CreateProductInput, unknown>> = {}): CreateProductInput {
   return { sku: 'SKU-1', name: 'Lamp', description: 'A lamp.', priceCents: 1999, stock: 3, categoryId: '7', ...overrides } as CreateProductInput;
 }
+
+const AUTHOR: Viewer = { userId: 2, role: 'USER' };
+const ADMIN: Viewer = { userId: 1, role: 'ADMIN' };
 
 function newReview(overrides: Partial<Record<keyof CreateReviewInput, unknown>> = {}): CreateReviewInput {
   return { productId: '1', authorId: '2', rating: 4, body: 'Good.', ...overrides } as CreateReviewInput;
@@ -148,7 +154,7 @@ describe('parseProductPatch', () => {
 
 describe('parseNewReview', () => {
   it('returns the write input, ids as numbers, body trimmed', () => {
-    expect(parseNewReview(newReview({ body: '  Good.\n\tReally. ' }))).toEqual({ productId: 1, authorId: 2, rating: 4, body: 'Good.\n\tReally.' });
+    expect(parseNewReview(newReview({ body: '  Good.\n\tReally. ' }), AUTHOR)).toEqual({ productId: 1, authorId: 2, rating: 4, body: 'Good.\n\tReally.' });
   });
 
   it.each([
@@ -157,7 +163,7 @@ describe('parseNewReview', () => {
     ['shortest body', { body: 'k' }],
     ['longest body', { body: chars(5000) }],
   ])('accepts the bound: %s', (_, overrides) => {
-    expect(() => parseNewReview(newReview(overrides))).not.toThrow();
+    expect(() => parseNewReview(newReview(overrides), AUTHOR)).not.toThrow();
   });
 
   it.each([
@@ -174,6 +180,21 @@ describe('parseNewReview', () => {
     ['input.body', 'bad\u0000byte', /control characters/],
   ])('%s = %j is refused', (argument, value, reason) => {
     const field = argument.slice('input.'.length);
-    expectRejected(() => parseNewReview(newReview({ [field]: value })), argument, value, reason);
+    expectRejected(() => parseNewReview(newReview({ [field]: value }), ADMIN), argument, value, reason);
+  });
+
+  it('writes as the viewer when authorId is left out', () => {
+    expect(parseNewReview(newReview({ authorId: undefined }), AUTHOR).authorId).toBe(2);
+    expect(parseNewReview(newReview({ authorId: null }), AUTHOR).authorId).toBe(2);
+  });
+
+  it("refuses a viewer's review in another user's name, unless the viewer is an admin", () => {
+    expect(() => parseNewReview(newReview({ authorId: '3' }), AUTHOR)).toThrow(ForbiddenError);
+    expect(() => parseNewReview(newReview({ authorId: '3' }), AUTHOR)).toThrow(/"input.authorId": may only name the viewer \(2\), got 3/);
+    expect(parseNewReview(newReview({ authorId: '3' }), ADMIN).authorId).toBe(3);
+  });
+
+  it('refuses an anonymous viewer', () => {
+    expect(() => parseNewReview(newReview(), { userId: null, role: null })).toThrow(ForbiddenError);
   });
 });

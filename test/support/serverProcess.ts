@@ -5,14 +5,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
 import { freePort } from './throwawayRedis.ts';
 import { redisUrl } from './services.ts';
-import { TEST_TOKEN_SECRET } from './tokens.ts';
+import { adminToken, TEST_TOKEN_SECRET } from './tokens.ts';
 
 /** A real server process (`src/main.ts`), for tests about several instances. */
 export interface ServerProcess {
   readonly url: string;
   /** Every JSON log line it has written so far. */
   readonly logs: Array<Record<string, unknown> & { msg: string }>;
-  query(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: any }>;
+  /** POSTs an operation; `token` signs it in as that viewer, else it is anonymous. */
+  query(query: string, variables?: Record<string, unknown>, token?: string): Promise<{ status: number; body: any }>;
+  /** POSTs an operation as the seeded admin, as the catalog's writes require. */
+  mutate(query: string, variables?: Record<string, unknown>): Promise<{ status: number; body: any }>;
   /** SIGTERM and wait for exit. */
   stop(): Promise<void>;
   /** SIGKILL: no cleanup of any kind. */
@@ -52,17 +55,21 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(url, child, () => stderr);
+  const query: ServerProcess['query'] = async (text, variables, token) => {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query: text, variables }),
+    });
+    return { status: response.status, body: await response.json() };
+  };
 
   return {
     url,
     logs,
-    async query(query, variables) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, body: await response.json() };
+    query,
+    async mutate(text, variables) {
+      return query(text, variables, await adminToken());
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

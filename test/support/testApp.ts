@@ -6,7 +6,7 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { redisUrl } from './services.ts';
-import { TEST_TOKEN_SECRET } from './tokens.ts';
+import { adminToken, TEST_TOKEN_SECRET } from './tokens.ts';
 
 export interface TestApp {
   readonly app: App;
@@ -17,7 +17,10 @@ export interface TestApp {
   readonly logs: Array<Record<string, unknown> & { msg: string }>;
   /** Redis commands the app's L3 client sent, by name, since the last reset. */
   readonly redisCommands: string[];
-  query(query: string, variables?: Record<string, unknown>): Promise<GraphQLResult>;
+  /** POSTs an operation; `token` signs it in as that viewer, else it is anonymous. */
+  query(query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResult>;
+  /** POSTs an operation as the seeded admin, as the catalog's writes require. */
+  mutate(query: string, variables?: Record<string, unknown>): Promise<GraphQLResult>;
   /** SQL statements the app sent while `fn` ran. */
   sqlDuring(fn: () => Promise<unknown>): Promise<number>;
   stop(): Promise<void>;
@@ -61,6 +64,15 @@ export async function startTestApp(env: Record<string, string | undefined> = {},
   const app = await createApp(config, logger, options);
   const url = await app.listen(0, '127.0.0.1');
 
+  async function query(text: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResult> {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query: text, variables }),
+    });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResult['body'] };
+  }
+
   const redisCommands: string[] = [];
   if (app.redis) {
     // Instrumentation, not a mock: every command still goes to the real Redis.
@@ -78,13 +90,9 @@ export async function startTestApp(env: Record<string, string | undefined> = {},
     prefix: config.cachePrefix,
     logs,
     redisCommands,
-    async query(query, variables) {
-      const response = await fetch(`${url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResult['body'] };
+    query,
+    async mutate(text, variables) {
+      return query(text, variables, await adminToken());
     },
     async sqlDuring(fn) {
       const before = app.database.statementCount();

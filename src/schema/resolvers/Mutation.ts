@@ -3,7 +3,8 @@ import { parseId } from '../arguments.ts';
 import { parseNewProduct, parseNewReview, parseProductPatch } from '../inputs.ts';
 
 // Every argument is validated before anything is written; the writes themselves, and keeping the
-// cache tiers coherent with them, are the request's Mutations (schema/context.ts).
+// cache tiers coherent with them, are the request's Mutations (schema/context.ts). Who may call
+// each one is the schema's @auth, checked before execution (auth/authorization.ts).
 export const Mutation: MutationResolvers = {
   createProduct(_, args, { mutations }) {
     return mutations.createProduct(parseNewProduct(args.input));
@@ -17,8 +18,8 @@ export const Mutation: MutationResolvers = {
     return mutations.deleteProduct(parseId('id', args.id));
   },
 
-  createReview(_, args, { mutations }) {
-    return mutations.createReview(parseNewReview(args.input));
+  createReview(_, args, { mutations, viewer }) {
+    return mutations.createReview(parseNewReview(args.input, viewer));
   },
 
   deleteReview(_, args, { mutations }) {

@@ -1,0 +1,43 @@
+import { unwrapResolverError } from '@apollo/server/errors';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Logger } from 'pino';
+
+/**
+ * Apollo's `formatError`: what a client may see of an error.
+ *
+ * - An error raised on purpose (a GraphQLError: ours, graphql-js's or Apollo's, each naming the
+ *   field, the value and the reason) goes out as it is, with long quoted values cut short: a client
+ *   that sends a megabyte must not get two back.
+ * - Anything else is a failure of the server (a database or driver error, a bug): the client gets
+ *   `INTERNAL_SERVER_ERROR` and no detail, since its text can name hosts, tables and queries; the
+ *   log gets the whole error.
+ */
+export function clientErrorFormatter(logger: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
+  return (formatted, error) => {
+    const original = unwrapResolverError(error);
+    if (original instanceof GraphQLError && formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') {
+      return formatted.message.length <= SHORT_MESSAGE ? formatted : { ...formatted, message: shortened(formatted.message) };
+    }
+    logger.error({ err: original, path: formatted.path }, 'operation failed');
+    return {
+      message: 'Internal server error',
+      ...(formatted.locations ? { locations: formatted.locations } : {}),
+      ...(formatted.path ? { path: formatted.path } : {}),
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}
+
+/** A message with each long quoted value cut to a preview, and the whole cut to {@link MAX_MESSAGE}. Pure. */
+export function shortened(message: string): string {
+  const cut = message.replace(LONG_QUOTED, (quoted) => `${quoted.slice(0, QUOTE_PREVIEW)}…" (${quoted.length - 2} characters)`);
+  return cut.length <= MAX_MESSAGE ? cut : `${cut.slice(0, MAX_MESSAGE)}…`;
+}
+
+// Private:
+
+const SHORT_MESSAGE = 200;
+const QUOTE_PREVIEW = 64;
+const MAX_MESSAGE = 1000;
+/** A JSON string literal longer than the preview, as graphql-js quotes values in its messages. */
+const LONG_QUOTED = new RegExp(`"(?:[^"\\\\]|\\\\.){${QUOTE_PREVIEW},}"`, 'g');

@@ -1,0 +1,52 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import type { GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
+import type { OperationLimits } from '../config/config.ts';
+import { OperationLimitError } from '../errors.ts';
+import { maxMutationFieldsRule } from './mutationFields.ts';
+import { OperationCost } from './operationCost.ts';
+
+/** What Apollo needs to enforce the limits: parse options, validation rules and a plugin. */
+export interface OperationLimitsSetup {
+  readonly parseOptions: ParseOptions;
+  readonly validationRules: ValidationRule[];
+  readonly plugin: ApolloServerPlugin | undefined;
+}
+
+/**
+ * Every limit on one operation, each checked before anything executes, in the cheapest place:
+ *
+ * - tokens, while parsing: graphql-js stops at the first token over the limit;
+ * - depth, aliases and directives (graphql-armor's rules) and mutation fields, while validating:
+ *   Apollo validates a query text once, then keeps its document, so a repeated query pays nothing;
+ * - cost, once variables are known (a list's size may be a variable), before execution.
+ *
+ * A refused operation is a 400 whose message names the limit, the value found and the maximum.
+ * Nothing over a limit executes, so nothing over a limit is ever stored by the response tier: that
+ * is why a response-tier hit may skip these checks.
+ */
+export function operationLimits(limits: OperationLimits, schema: GraphQLSchema): OperationLimitsSetup {
+  if (!limits.enabled) return { parseOptions: {}, validationRules: [], plugin: undefined };
+  const cost = new OperationCost(schema);
+  return {
+    parseOptions: { maxTokens: limits.maxTokens },
+    validationRules: [
+      maxDepthRule({ n: limits.maxDepth }),
+      maxAliasesRule({ n: limits.maxAliases }),
+      maxDirectivesRule({ n: limits.maxDirectives }),
+      maxMutationFieldsRule(limits.maxMutationFields),
+    ],
+    plugin: {
+      async requestDidStart() {
+        return {
+          async didResolveOperation({ document, request, operationName }) {
+            const found = cost.of(document, operationName ?? undefined, request.variables ?? {});
+            if (found !== undefined && found > limits.maxCost) throw new OperationLimitError('cost', found, limits.maxCost);
+          },
+        };
+      },
+    },
+  };
+}
