@@ -144,7 +144,7 @@ export class ForbiddenError extends GraphQLError {
  */
 export class OperationLimitError extends GraphQLError {
   constructor(limit: string, value: number, max: number) {
-    super(`Operation ${limit} limit of ${max} exceeded, found ${Number.isFinite(value) ? value : 'more than can be counted'}.`, {
+    super(`${limit[0]?.toUpperCase()}${limit.slice(1)} limit of ${max} exceeded, found ${Number.isFinite(value) ? value : 'more than can be counted'}.`, {
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit, value, max, http: { status: 400 } },
     });
     this.name = 'OperationLimitError';

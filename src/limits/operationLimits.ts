@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
-import type { GraphQLSchema, ParseOptions, ValidationRule } from 'graphql';
+import { GraphQLError, type GraphQLSchema, type ParseOptions, type ValidationContext, type ValidationRule } from 'graphql';
 import type { OperationLimits } from '../config/config.ts';
 import { OperationLimitError } from '../errors.ts';
 import { maxMutationFieldsRule } from './mutationFields.ts';
@@ -33,14 +33,21 @@ export function operationLimits(limits: OperationLimits, schema: GraphQLSchema):
   return {
     parseOptions: { maxTokens: limits.maxTokens },
     validationRules: [
-      maxDepthRule({ n: limits.maxDepth }),
-      maxAliasesRule({ n: limits.maxAliases }),
-      maxDirectivesRule({ n: limits.maxDirectives }),
+      maxDepthRule({ n: limits.maxDepth, ...reported }),
+      maxAliasesRule({ n: limits.maxAliases, ...reported }),
+      maxDirectivesRule({ n: limits.maxDirectives, ...reported }),
       maxMutationFieldsRule(limits.maxMutationFields),
     ],
     plugin: {
       async requestDidStart() {
         return {
+          // graphql-js words its refusal "Document contains more that N tokens": say it as the
+          // other limits do, naming the limit and the maximum.
+          async didEncounterErrors({ errors }) {
+            for (const error of errors) {
+              if (TOKEN_LIMIT_MESSAGE.test(error.message)) error.message = `Syntax Error: Tokens limit of ${limits.maxTokens} exceeded, found more than ${limits.maxTokens}; parsing stopped there.`;
+            }
+          },
           async didResolveOperation({ document, request, operationName }) {
             const found = cost.of(document, operationName ?? undefined, request.variables ?? {});
             if (found !== undefined && found > limits.maxCost) throw new OperationLimitError('cost', found, limits.maxCost);
@@ -50,3 +57,17 @@ export function operationLimits(limits: OperationLimits, schema: GraphQLSchema):
     },
   };
 }
+
+// Private:
+
+/**
+ * graphql-armor's rules throw by default, and an exception out of validation is a 500 in Apollo;
+ * reported to the validation context instead, a refusal is a 400 like every other invalid
+ * operation. Its "Syntax Error: " prefix goes: the syntax is fine, a limit is not.
+ */
+const reported = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
+};
+
+const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more that? \d+ tokens/;
