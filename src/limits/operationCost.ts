@@ -39,7 +39,7 @@ export class OperationCost {
     } catch (error) {
       // The library throws for bad variables (execution will name them) and for a document that
       // expands, through its fragments, past MAX_NODES: that one is over any budget.
-      if (error instanceof Error && /maximum node evaluation/i.test(error.message)) return Number.POSITIVE_INFINITY;
+      if (error instanceof Error && /maximum allowed number of nodes/i.test(error.message)) return Number.POSITIVE_INFINITY;
       return undefined;
     }
   }
