@@ -34,7 +34,7 @@ export interface Sample {
   keys: number;
   bytes: number;
   tagKeys: number;
-  /** Cache keys (under `<prefix>v1:`) with no expiry: must be 0. */
+  /** Cache keys (under `<prefix>v2:`) with no expiry: must be 0. */
   cacheKeysWithoutTtl: number;
   /** The view buffer's stream and pending count: no expiry by design, two keys at most. */
   viewKeysWithoutTtl: number;

@@ -26,7 +26,7 @@ import { CacheAddresses } from './catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema, type CachedKinds } from './catalog/cachedKinds.ts';
 import { CatalogQueries } from './catalog/queries.ts';
 import { CatalogWrites } from './catalog/writes.ts';
-import { redisTarget, type Config } from './config/config.ts';
+import { assertSafeToServe, redisTarget, type Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog } from './database/seedCatalog.ts';
@@ -93,6 +93,8 @@ export interface AppOptions {
 }
 
 export async function createApp(config: Config, logger: Logger, options: AppOptions = {}): Promise<App> {
+  // Before anything is opened: a server that must not start has nothing to close.
+  assertSafeToServe(config);
   const schema = buildSchema();
   const database = await openDatabase(config);
   if (database.kind === 'embedded') await prepareEmbedded(database, config, logger);

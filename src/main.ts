@@ -1,10 +1,14 @@
 // Starts the server; everything else is wired in app.ts.
 import { createApp } from './app.ts';
-import { loadConfig } from './config/config.ts';
+import { assertSafeToServe, loadConfig } from './config/config.ts';
 import { createLogger } from './logging/logger.ts';
 import { readConfigOrExit, stopOnSignals } from './process/lifecycle.ts';
 
-const config = readConfigOrExit(() => loadConfig());
+const config = readConfigOrExit(() => {
+  const loaded = loadConfig();
+  assertSafeToServe(loaded);
+  return loaded;
+});
 const logger = createLogger(config.logLevel);
 const app = await createApp(config, logger);
 const url = await app.listen(config.port, config.host);

@@ -131,7 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     viewFlushClaimIdleMs: integer(env, 'VIEW_FLUSH_CLAIM_IDLE_MS', 5000, 0, 3_600_000),
     responseCache: oneOf(env, 'RESPONSE_CACHE', ['on', 'off'], 'on') === 'on',
     cacheTagHeader: headerName(env, 'CACHE_TAG_HEADER', 'Cache-Tag'),
-    authTokenSecret: tokenSecretFor(env),
+    authTokenSecret: secret(env, 'AUTH_TOKEN_SECRET', 32),
     production: env.NODE_ENV === 'production',
     limits: {
       enabled: oneOf(env, 'GRAPHQL_LIMITS', ['on', 'off'], 'on') === 'on',
@@ -204,18 +204,6 @@ function secret(env: Env, name: string, minLength: number): string | undefined {
   return value;
 }
 
-/**
- * The development secret is public (it is in the source), so it is only ever used where nobody else
- * can reach the server: outside production, on a loopback interface.
- */
-function tokenSecretFor(env: Env): string | undefined {
-  const value = secret(env, 'AUTH_TOKEN_SECRET', 32);
-  if (value !== undefined) return value;
-  if (env.NODE_ENV === 'production') throw new ConfigError('AUTH_TOKEN_SECRET', undefined, 'must be set (32+ characters) when NODE_ENV=production');
-  const host = text(env, 'HOST', '127.0.0.1');
-  if (!isLoopback(host)) throw new ConfigError('AUTH_TOKEN_SECRET', undefined, `must be set (32+ characters) when HOST=${host} is not a loopback address`);
-  return undefined;
-}
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
@@ -245,6 +233,18 @@ function clusterNodes(env: Env): ClusterNode[] | undefined {
     if (!match || Number(match[2]) > 65535) throw new ConfigError('REDIS_CLUSTER_NODES', value, `"${node.trim()}" is not host:port`);
     return { host: match[1] as string, port: Number(match[2]) };
   });
+}
+
+/**
+ * Refuses, with a {@link ConfigError}, to serve with the development token secret where anyone else
+ * could reach the server: it is public (it is in the source), so it is only ever used outside
+ * production, on a loopback interface. Checked by the server alone: the migrator, the seed and the
+ * token script run in the same containers (HOST=0.0.0.0) and sign or serve nothing.
+ */
+export function assertSafeToServe(config: Pick<Config, 'authTokenSecret' | 'production' | 'host'>): void {
+  if (config.authTokenSecret !== undefined) return;
+  if (config.production) throw new ConfigError('AUTH_TOKEN_SECRET', undefined, 'must be set (32+ characters) when NODE_ENV=production');
+  if (!isLoopback(config.host)) throw new ConfigError('AUTH_TOKEN_SECRET', undefined, `must be set (32+ characters) when HOST=${config.host} is not a loopback address`);
 }
 
 /** Where L3 is: one Redis, a Redis Cluster, or nowhere. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, redisTarget } from '../../src/config/config.ts';
+import { assertSafeToServe, loadConfig, redisTarget } from '../../src/config/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 describe('configuration', () => {
@@ -92,13 +92,17 @@ describe('configuration', () => {
 
   it('refuses to start on the public development secret in production or off loopback, naming the variable', () => {
     for (const env of [{ NODE_ENV: 'production' }, { HOST: '0.0.0.0' }, { HOST: '10.0.0.5' }, { HOST: '::' }, { NODE_ENV: 'production', HOST: '127.0.0.1' }]) {
-      expect(() => loadConfig(env)).toThrow(ConfigError);
-      expect(() => loadConfig(env)).toThrow(/AUTH_TOKEN_SECRET.*must be set/);
+      // The migrator and the token script load the same configuration in the same container: only serving is refused.
+      const config = loadConfig(env);
+      expect(() => assertSafeToServe(config)).toThrow(ConfigError);
+      expect(() => assertSafeToServe(config)).toThrow(/AUTH_TOKEN_SECRET.*must be set/);
     }
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_TOKEN_SECRET: 'too-short' })).toThrow(/AUTH_TOKEN_SECRET.*at least 32 characters/);
     const secret = 'x'.repeat(32);
-    expect(loadConfig({ NODE_ENV: 'production', HOST: '0.0.0.0', AUTH_TOKEN_SECRET: secret })).toMatchObject({ production: true, authTokenSecret: secret });
-    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(loadConfig({ HOST: host }).authTokenSecret).toBeUndefined();
+    const production = loadConfig({ NODE_ENV: 'production', HOST: '0.0.0.0', AUTH_TOKEN_SECRET: secret });
+    expect(production).toMatchObject({ production: true, authTokenSecret: secret });
+    expect(() => assertSafeToServe(production)).not.toThrow();
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) expect(() => assertSafeToServe(loadConfig({ HOST: host }))).not.toThrow();
   });
 
   it('has the operation and HTTP limits, each from its variable', () => {

@@ -99,9 +99,9 @@ describe('HTTP bounds: what one request can make the server read, hold and wait 
     const query = `{ product(id: "1") { id } } # ${'x'.repeat(70 * 1024)}`;
     const response = await fetch(`${app().url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
     expect(response.status).toBe(413);
-    const body = await response.json();
-    expect(body.errors[0].extensions.code).toBe('QUERY_TOO_LARGE');
-    expect(body.errors[0].message).toMatch(/Query text of \d+ bytes exceeds the maximum of 65536 bytes \(MAX_QUERY_BYTES\)/);
+    const body = (await response.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(body.errors[0]?.extensions.code).toBe('QUERY_TOO_LARGE');
+    expect(body.errors[0]?.message).toMatch(/Query text of \d+ bytes exceeds the maximum of 65536 bytes \(MAX_QUERY_BYTES\)/);
   });
 
   it('closes a connection whose body arrives too slowly (HTTP_REQUEST_TIMEOUT_MS), with 408', async () => {
@@ -161,5 +161,5 @@ describe('HTTP bounds: what one request can make the server read, hold and wait 
 });
 
 function errorLines(t: TestApp) {
-  return t.logs.filter((line) => (line as { level?: number }).level !== undefined && (line as { level: number }).level >= 50);
+  return t.logs.filter((line) => typeof line.level === 'number' && line.level >= 50);
 }
