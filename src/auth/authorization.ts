@@ -13,6 +13,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { AuthenticationRequiredError, ForbiddenError } from '../errors.ts';
+import { fieldDirectives } from '../schema/directives.ts';
 import type { RequestContext } from '../schema/context.ts';
 import { roleGrants, type Role } from './roles.ts';
 
@@ -70,16 +71,7 @@ export function requiredRoleOf(schema: GraphQLSchema): (document: DocumentNode, 
 /** Every field that declares `@auth`, with the role it requires. */
 function authDirectives(schema: GraphQLSchema): Map<GraphQLField<unknown, unknown>, Role> {
   const roles = new Map<GraphQLField<unknown, unknown>, Role>();
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) && !isInterfaceType(type)) continue;
-    for (const field of Object.values(type.getFields())) {
-      const directive = field.astNode?.directives?.find((d) => d.name.value === 'auth');
-      if (!directive) continue;
-      const argument = directive.arguments?.find((a) => a.name.value === 'requires');
-      // The directive's default, USER, when `requires` is left out.
-      roles.set(field, argument?.value.kind === Kind.ENUM && argument.value.value === 'ADMIN' ? 'ADMIN' : 'USER');
-    }
-  }
+  for (const [field, { requires }] of fieldDirectives(schema, 'auth')) roles.set(field, requires === 'ADMIN' ? 'ADMIN' : 'USER');
   return roles;
 }
 

@@ -1,16 +1,6 @@
-import {
-  getNamedType,
-  getNullableType,
-  isCompositeType,
-  isInterfaceType,
-  isListType,
-  isObjectType,
-  Kind,
-  type DocumentNode,
-  type GraphQLField,
-  type GraphQLSchema,
-} from 'graphql';
+import { getNamedType, getNullableType, isCompositeType, isListType, type DocumentNode, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import { fieldDirectives } from '../schema/directives.ts';
 
 /**
  * The cost model, after Apollo's demand control and the IBM cost directive: each object a field
@@ -79,21 +69,8 @@ function listSize(declared: ListSize | undefined, args: Record<string, unknown>)
 /** Every field's `@listSize`, read once from the SDL. */
 function declaredListSizes(schema: GraphQLSchema): Map<GraphQLField<unknown, unknown>, ListSize> {
   const sizes = new Map<GraphQLField<unknown, unknown>, ListSize>();
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) && !isInterfaceType(type)) continue;
-    for (const field of Object.values(type.getFields())) {
-      const directive = field.astNode?.directives?.find((d) => d.name.value === 'listSize');
-      if (!directive) continue;
-      let assumedSize: number | undefined;
-      let slicingArguments: string[] = [];
-      for (const argument of directive.arguments ?? []) {
-        if (argument.name.value === 'assumedSize' && argument.value.kind === Kind.INT) assumedSize = Number(argument.value.value);
-        if (argument.name.value === 'slicingArguments' && argument.value.kind === Kind.LIST) {
-          slicingArguments = argument.value.values.flatMap((v) => (v.kind === Kind.STRING ? [v.value] : []));
-        }
-      }
-      sizes.set(field, { assumedSize, slicingArguments });
-    }
+  for (const [field, { assumedSize, slicingArguments }] of fieldDirectives(schema, 'listSize')) {
+    sizes.set(field, { assumedSize: assumedSize as number | undefined, slicingArguments: (slicingArguments as string[] | undefined) ?? [] });
   }
   return sizes;
 }

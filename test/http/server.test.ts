@@ -75,7 +75,7 @@ describe('npm start', () => {
   }, 30_000);
 
   it('refuses to serve on the public development secret in production or off loopback, naming AUTH_TOKEN_SECRET', async () => {
-    for (const env of [{ NODE_ENV: 'production' }, { HOST: '0.0.0.0' }]) {
+    for (const env of [{ NODE_ENV: 'production' }, { HOST: '0.0.0.0' }] as Record<string, string>[]) {
       const server = start({ PORT: '0', ...env });
       expect(await server.exited).toBe(1);
       expect(server.output()).toMatch(/Invalid configuration: AUTH_TOKEN_SECRET=null: must be set \(32\+ characters\) when (NODE_ENV=production|HOST=0\.0\.0\.0 is not a loopback address)/);
