@@ -9,6 +9,7 @@
 //     npm run bench -- --only stampede           one section (or several, comma-separated)
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { abuseSection } from './abuse.ts';
 import { createBenchDatabase, prepareCatalog } from './benchDatabase.ts';
 import { Cleanup } from './cleanup.ts';
 import { readParams, setupBudgetMs } from './params.ts';
@@ -23,7 +24,7 @@ import { tagMemorySection } from './tagMemory.ts';
 import { xfetchExpirySection } from './xfetchExpiry.ts';
 
 /** Every section, in the order a full run measures them. */
-const SECTIONS: readonly Section[] = [readPathSection, responseTierSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection];
+const SECTIONS: readonly Section[] = [readPathSection, responseTierSection, abuseSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection];
 
 const REPORT_FILES: Record<Section['report'], string> = {
   'read-path': path.resolve(import.meta.dirname, '../reports/bench-read-path.json'),
