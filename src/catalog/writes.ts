@@ -1,5 +1,5 @@
 import type { Prisma } from '../database/database.ts';
-import { InvalidArgumentError, NotFoundError } from '../errors.ts';
+import { ForbiddenError, InvalidArgumentError, NotFoundError } from '../errors.ts';
 import { Prisma as PrismaNamespace } from '../generated/prisma/client.ts';
 import type { ProductRecord, ReviewRecord } from './records.ts';
 import type { NewProduct, NewReview, ProductPatch } from './writeInputs.ts';
@@ -73,13 +73,22 @@ export class CatalogWrites {
   }
 
   /** The deleted row; null when no review has this id. */
-  async deleteReview(id: number): Promise<ReviewRecord | null> {
+  /**
+   * Deletes a review; with `authorId`, only that author's. The author is a condition of the DELETE
+   * itself, not a check before it: a check could be made against a row that does not exist yet, or
+   * a cached absence, and the DELETE would then remove whatever has that id by the time it runs.
+   * Null when no review has this id; throws ForbiddenError when it is another author's.
+   */
+  async deleteReview(id: number, only: { authorId?: number } = {}): Promise<ReviewRecord | null> {
     try {
-      // One statement (DELETE ... RETURNING): its own transaction.
-      return await this.prisma.review.delete({ where: { id } });
+      // One statement (DELETE ... WHERE ... RETURNING): its own transaction.
+      return await this.prisma.review.delete({ where: { id, ...(only.authorId === undefined ? {} : { authorId: only.authorId }) } });
     } catch (error) {
-      if (error instanceof PrismaNamespace.PrismaClientKnownRequestError && error.code === 'P2025') return null;
-      throw error;
+      if (!(error instanceof PrismaNamespace.PrismaClientKnownRequestError && error.code === 'P2025')) throw error;
+      if (only.authorId !== undefined && (await this.prisma.review.findUnique({ where: { id }, select: { id: true } })) !== null) {
+        throw new ForbiddenError('Mutation.deleteReview', `review ${id} is not the viewer's own`);
+      }
+      return null;
     }
   }
 

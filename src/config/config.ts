@@ -100,7 +100,7 @@ export interface HttpLimits {
   maxResponseBytes: number;
   /** `RESPONSE_CACHE_MAX_BYTES`: the response tier stores no response over this. @default 262144 (256 KiB) */
   maxStoredResponseBytes: number;
-  /** `HTTP_HEADERS_TIMEOUT_MS`: a client must send its request headers within this. @default 1000 */
+  /** `HTTP_HEADERS_TIMEOUT_MS`: a client must send its request headers within this. @default 10000 */
   headersTimeoutMs: number;
   /** `HTTP_REQUEST_TIMEOUT_MS`: a client must send its whole request, body included, within this (a slow body is cut off with 408). @default 30000 */
   requestTimeoutMs: number;

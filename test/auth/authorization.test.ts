@@ -123,6 +123,21 @@ describe('authorization: the schema’s @auth, checked before anything runs', ()
     expect(await prisma().review.count({ where: { id: Number(other) } })).toBe(0);
   });
 
+  it('never lets a non-author delete a review that did not exist when it first asked', async () => {
+    // The reviewer's attack: ask to delete ids that do not exist yet, so that a check made before
+    // the DELETE sees nothing (here, an absence the cache now holds), then ask again once another
+    // user's review has that id.
+    const { products } = await createCatalogFixture(prisma(), { products: 1 });
+    const [user9] = await tokensFor(9);
+    const id = 2_000_000_000 + Math.floor(Math.random() * 100_000_000);
+    expect((await app().query(DELETE_REVIEW, { id: String(id) }, user9)).body.data).toEqual({ deleteReview: false });
+    await prisma().review.create({ data: { id, productId: products[0]!.id, authorId: 7, rating: 5, body: 'Not yours.' } });
+    const refused = await app().query(DELETE_REVIEW, { id: String(id) }, user9);
+    expect(refused.body.errors?.[0]).toMatchObject({ extensions: { code: 'FORBIDDEN' } });
+    expect(await prisma().review.count({ where: { id } })).toBe(1);
+    await prisma().review.delete({ where: { id } });
+  });
+
   it('keeps page views open to anonymous viewers, a few per request', async () => {
     const { products } = await createCatalogFixture(prisma(), { products: 1 });
     const id = String(products[0]!.id);

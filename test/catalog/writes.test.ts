@@ -6,7 +6,7 @@ import type { NewProduct } from '../../src/catalog/writeInputs.ts';
 import { CatalogWrites } from '../../src/catalog/writes.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { openDatabase, type Database } from '../../src/database/database.ts';
-import { InvalidArgumentError, NotFoundError } from '../../src/errors.ts';
+import { ForbiddenError, InvalidArgumentError, NotFoundError } from '../../src/errors.ts';
 
 /**
  * CatalogWrites against the run's real database. Other files share it, so every test makes its own
@@ -294,6 +294,17 @@ describe('CatalogWrites', () => {
 
     it('returns null when no review has the id', async () => {
       expect(await writes.deleteReview(MISSING_ID)).toBeNull();
+      expect(await writes.deleteReview(MISSING_ID, { authorId: 1 })).toBeNull();
+    });
+
+    it('with an author, deletes only that author’s review, and refuses another’s without deleting it', async () => {
+      const product = await aProduct();
+      const [author, other] = [await aUser(), await aUser()];
+      const review = await aReview(product.id, author.id);
+      await expect(writes.deleteReview(review.id, { authorId: other.id })).rejects.toThrow(ForbiddenError);
+      expect(await reviewsOf(product.id)).toBe(1);
+      expect(await writes.deleteReview(review.id, { authorId: author.id })).toEqual(review);
+      expect(await reviewsOf(product.id)).toBe(0);
     });
   });
 });
