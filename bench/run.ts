@@ -1,6 +1,7 @@
 // `npm run bench`: how the caches behave, on one machine in one run. The read path (throughput by
-// tier configuration, and the whole-response tier against Apollo's response cache and a fixed-bytes
-// server), then the write path and the fleet: stampede control, latency through a TTL expiry with
+// tier configuration, the whole-response tier against Apollo's response cache and a fixed-bytes
+// server, and other clients' hits beside a hostile client with the operation limits on and off),
+// then the write path and the fleet: stampede control, latency through a TTL expiry with
 // and without XFetch, invalidation propagation between instances, and tag memory under a
 // create/delete workload. Everything it creates (a database, Redis keys, server processes) is its
 // own and is removed at the end, also when it fails. Parameters: see params.ts.
