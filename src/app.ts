@@ -239,8 +239,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     validationRules: limits.validationRules,
     documentStore: boundedDocumentStore(DOCUMENT_STORE_BYTES),
     formatError: clientErrorFormatter(logger),
-    // "Did you mean …?" would name fields to a client that cannot introspect.
+    // One notion of production, the config's, for everything Apollo would decide from NODE_ENV
+    // itself: no introspection, and no "Did you mean …?" naming fields to a client that cannot
+    // introspect. Stack traces never: a deliberate error's is noise, and others are masked.
+    introspection: !config.production,
     hideSchemaDetailsFromClientErrors: config.production,
+    includeStacktraceInErrorResponses: false,
     // Shared by every instance when there is an L3: a CDN's hash-only GET may reach any of them.
     persistedQueries: persistedQueries ? { cache: persistedQueries, ttl: config.apqTtlSeconds } : {},
     // main.ts owns the signals: Apollo's own handler would race stop() (a second concurrent

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
  *
  * - An error raised on purpose (a GraphQLError: ours, graphql-js's or Apollo's, each naming the
  *   field, the value and the reason) goes out as it is, with long quoted values cut short: a client
- *   that sends a megabyte must not get two back.
+ *   that sends a megabyte must not get two back. A GraphQLError that only wraps a thrown Error is
+ *   not one of these.
  * - Anything else is a failure of the server (a database or driver error, a bug): the client gets
  *   `INTERNAL_SERVER_ERROR` and no detail, since its text can name hosts, tables and queries; the
  *   log gets the whole error.
@@ -15,8 +16,12 @@ import type { Logger } from 'pino';
 export function clientErrorFormatter(logger: Logger): (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError {
   return (formatted, error) => {
     const original = unwrapResolverError(error);
-    if (original instanceof GraphQLError && formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') {
-      return formatted.message.length <= SHORT_MESSAGE ? formatted : { ...formatted, message: shortened(formatted.message) };
+    if (raisedOnPurpose(original)) {
+      // Apollo codes a deliberate refusal that names no code (a persisted query's bad hash or
+      // version) INTERNAL_SERVER_ERROR, though its status says the client erred.
+      const code = formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' && isClientStatus(original) ? { extensions: { ...formatted.extensions, code: 'BAD_REQUEST' } } : {};
+      const message = formatted.message.length <= SHORT_MESSAGE ? {} : { message: shortened(formatted.message) };
+      return { ...formatted, ...code, ...message };
     }
     logger.error({ err: original, path: formatted.path }, 'operation failed');
     return {
@@ -35,6 +40,16 @@ export function shortened(message: string): string {
 }
 
 // Private:
+
+/** A GraphQLError made on purpose, not one Apollo wrapped around a thrown Error (`originalError`). */
+function raisedOnPurpose(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError && (error.originalError === undefined || error.originalError instanceof GraphQLError);
+}
+
+function isClientStatus(error: GraphQLError): boolean {
+  const status = (error.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
 
 const SHORT_MESSAGE = 200;
 const QUOTE_PREVIEW = 64;

@@ -14,7 +14,7 @@ import { isTypeTag } from '../cache/tags/tags.ts';
 import type { RequestContext } from '../schema/context.ts';
 import { ifNoneMatchHits } from './conditionalRequest.ts';
 import { mayBeCrossSiteForgery } from './csrf.ts';
-import { BodyError, bodyFrom, readBody } from './requestBody.ts';
+import { BodyError, bodyFrom, isJsonContentType, readBody } from './requestBody.ts';
 
 /** What one request may make the server read, build and keep (see Config.http, where each is documented). */
 export interface RequestLimits {
@@ -169,9 +169,12 @@ function queryOf(body: unknown): unknown {
  * Map lookup instead of a JSON parse, a canonical encoding and a hash.
  */
 function identify(req: IncomingMessage, search: string, text: string | undefined, parseBody: () => unknown): RequestIdentity | undefined {
-  // A hit must be refused exactly where Apollo would refuse the request.
+  // A hit must be refused exactly where Apollo would refuse the request. Only a JSON POST is read
+  // as JSON (bodyFrom): the same text under another type is Apollo's to refuse, and must neither
+  // hit nor leave a memo entry that the JSON request would then find.
   if (mayBeCrossSiteForgery(req.headers)) return undefined;
   if (req.method !== 'GET' && req.method !== 'POST') return undefined;
+  if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'])) return undefined;
   const raw = req.method === 'GET' ? search : text;
   const memoKey = raw !== undefined && raw.length <= MAX_MEMOISED_REQUEST_LENGTH ? `${req.method}\n${req.headers.accept ?? ''}\n${raw}` : undefined;
   const memoised = memoKey === undefined ? undefined : identities.get(memoKey);

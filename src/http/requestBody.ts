@@ -52,11 +52,15 @@ export function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promi
   });
 }
 
+/** Whether a body of this Content-Type is read as JSON (what Apollo reads as JSON). */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.toLowerCase().startsWith('application/json');
+}
+
 /** The POST body as Apollo takes it: JSON parsed, anything else as text (Apollo's CSRF prevention decides). */
 export function bodyFrom(req: IncomingMessage, text: string | undefined): unknown | BodyError {
   if (text === undefined) return undefined;
-  const type = req.headers['content-type'] ?? '';
-  if (!type.toLowerCase().startsWith('application/json')) return text.length === 0 ? undefined : text;
+  if (!isJsonContentType(req.headers['content-type'])) return text.length === 0 ? undefined : text;
   if (text.length === 0) return new BodyError(400, 'POST body is empty; send a JSON object with a "query".');
   try {
     return JSON.parse(text);

@@ -62,6 +62,8 @@ export function requestIdentity(params: GraphQLParams, accept: string | undefine
 
 /** GET sends variables and extensions as JSON text; POST as JSON values. */
 export function paramsFromSearch(search: URLSearchParams): GraphQLParams | undefined {
+  // Apollo refuses a parameter given twice: so must a lookup, or a hit would answer what Apollo refuses.
+  for (const name of PARAMETERS) if (search.getAll(name).length > 1) return undefined;
   const json = (name: string): unknown => {
     const text = search.get(name);
     if (text === null) return undefined;
@@ -78,6 +80,7 @@ export function paramsFromSearch(search: URLSearchParams): GraphQLParams | undef
 // Private:
 
 const INVALID = Symbol('invalid JSON');
+const PARAMETERS = ['query', 'variables', 'operationName', 'extensions'] as const;
 
 /** undefined: no APQ extension; null: a malformed one; else the lower-case hex hash. */
 function persistedQueryHash(extensions: unknown): string | undefined | null {

@@ -24,9 +24,18 @@ describe('client errors: what a client may see', () => {
       });
     });
 
-    it('masks a GraphQLError that Apollo marked internal', () => {
-      const error = new GraphQLError('Unexpected error processing request: TypeError: x is undefined');
+    it('masks a GraphQLError that Apollo made around a thrown Error', () => {
+      const thrown = new TypeError('x is undefined');
+      const error = new GraphQLError(`Unexpected error processing request: ${thrown}`, { originalError: thrown });
       expect(format({ message: error.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, error).message).toBe('Internal server error');
+    });
+
+    it('passes on a deliberate refusal that Apollo left uncoded, as BAD_REQUEST', () => {
+      const error = new GraphQLError('provided sha does not match query', { extensions: { http: { status: 400 } } });
+      expect(format({ message: error.message, extensions: { code: 'INTERNAL_SERVER_ERROR' } }, error)).toEqual({
+        message: 'provided sha does not match query',
+        extensions: { code: 'BAD_REQUEST' },
+      });
     });
 
     it('passes a deliberate error on, with long quoted values cut short', () => {
@@ -87,6 +96,22 @@ describe('client errors: what a client may see', () => {
       const two = await app().query(query, JSON.parse('{"__proto__":"2"}'));
       expect(two.headers.get('x-response-cache')).toBe('MISS');
       expect(two.body.data?.product.id).toBe('2');
+    });
+
+    it('answers a persisted-query hash that does not match, or a bad version, as the client’s error, logging no error', async () => {
+      const errorsBefore = app().logs.filter((line) => typeof line.level === 'number' && line.level >= 50).length;
+      for (const persistedQuery of [{ version: 1, sha256Hash: 'zz' }, { version: 2, sha256Hash: 'a'.repeat(64) }]) {
+        const response = await fetch(`${app().url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: '{ categories { id } }', extensions: { persistedQuery } }),
+        });
+        expect(response.status).toBe(400);
+        const body = (await response.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+        expect(body.errors[0]?.extensions.code).toBe('BAD_REQUEST');
+        expect(body.errors[0]?.message).not.toBe('Internal server error');
+      }
+      expect(app().logs.filter((line) => typeof line.level === 'number' && line.level >= 50).length).toBe(errorsBefore);
     });
 
     it('does not store a response whose request carries undeclared variables', async () => {
