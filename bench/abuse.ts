@@ -32,18 +32,18 @@ import { distribution } from './stats.ts';
 const PRODUCT_FIELDS = 'id sku name description priceCents stock viewCount updatedAt';
 
 /**
- * The most expensive query the default limits accept, found against this schema's cost model: cost
- * 5,000 of 5,000, per product 1 + category 1 + 20 x (product 1 + category 1) + 4 x (review 1 + author 1);
- * depth 5 of 6; 6 aliases of 15; and about 1,000,000 bytes of answer, under the 1 MiB of
- * MAX_RESPONSE_BYTES: scalars cost nothing, so aliases of the longest one fill the answer. Every list
- * is as long as its `first` (a category holds 20 of the seeded 1,000 products, a product 5 reviews),
- * so its 5,000 objects are all resolved. `after` differs from one request to the next.
+ * The most expensive query the default limits accept, found against this schema's cost model
+ * (src/limits/operationCost.ts: every field 1, a long text 10, lists multiply): cost 5,000 of
+ * 5,000, per product 1 + 7 scalars + a description (10) + 4 aliased scalars + category (1 + 3 +
+ * 1 x (product 1 + 7)) + 1 x (review 1 + 2 + body 10 + author 3); depth 4 of 6; 4 aliases of 15.
+ * Every list is as long as its `first`, so all of its fields are completed. `after` differs from
+ * one request to the next, so it is never a hit.
  */
 const WORST_ACCEPTED = [
   'query WorstAccepted($after: ID) { products(first: 100, after: $after) {',
-  PRODUCT_FIELDS,
-  `category { id name slug products(first: 20) { ${PRODUCT_FIELDS} d1: description d2: description d3: description d4: description d5: description d6: description category { id name slug } } }`,
-  'reviews(first: 4) { id rating body author { id name } } } }',
+  `${PRODUCT_FIELDS} a1: name a2: sku a3: updatedAt a4: stock`,
+  'category { id name slug products(first: 1) { id sku name priceCents stock viewCount updatedAt } }',
+  'reviews(first: 1) { id rating body author { id name } } } }',
 ].join(' ');
 
 /**

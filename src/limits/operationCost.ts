@@ -1,14 +1,16 @@
-import { getNamedType, getNullableType, isCompositeType, isListType, type DocumentNode, type GraphQLField, type GraphQLSchema } from 'graphql';
+import { getNullableType, isListType, type DocumentNode, type GraphQLField, type GraphQLSchema } from 'graphql';
 import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
 import { fieldDirectives } from '../schema/directives.ts';
 
 /**
- * The cost model, after Apollo's demand control and the IBM cost directive: each object a field
- * returns costs 1, scalars cost nothing, and a list multiplies what it selects by its size. The size
- * is declared per field with `@listSize`: the value of its first set `slicingArguments` (`first`,
- * with the schema default when left out), else its `assumedSize`; a list that declares neither
- * counts as {@link UNDECLARED_LIST_SIZE}. So `products(first: 100) { reviews(first: 100) { id } }`
- * costs 100 * (1 + 100 * 1) = 10,100: the rows it could make the server read and send.
+ * The cost model: what an operation makes the server do. Every field it asks for costs 1 (an
+ * execution's time goes into completing fields, scalars as much as objects), a long text the
+ * `@cost(weight:)` it declares (a 5,000-character text costs 10), and a list multiplies what it
+ * selects by its size, after the IBM cost directive. The size is declared per field with
+ * `@listSize`: the value of its first set `slicingArguments` (`first`, with the schema default when
+ * left out), else its `assumedSize`; a list that declares neither counts as
+ * {@link UNDECLARED_LIST_SIZE}. So `products(first: 100) { id reviews(first: 100) { id } }` costs
+ * 100 * (1 + 1 + 100 * (1 + 1)) = 20,200: the fields it could make the server complete and send.
  */
 export class OperationCost {
   readonly #schema: GraphQLSchema;
@@ -16,7 +18,7 @@ export class OperationCost {
 
   constructor(schema: GraphQLSchema) {
     this.#schema = schema;
-    this.#estimators = [listSizeEstimator(declaredListSizes(schema))];
+    this.#estimators = [costEstimator(declaredWeights(schema), declaredListSizes(schema))];
   }
 
   /**
@@ -48,9 +50,11 @@ interface ListSize {
   readonly slicingArguments: readonly string[];
 }
 
-function listSizeEstimator(sizes: Map<GraphQLField<unknown, unknown>, ListSize>): ComplexityEstimator {
+function costEstimator(weights: Map<GraphQLField<unknown, unknown>, number>, sizes: Map<GraphQLField<unknown, unknown>, ListSize>): ComplexityEstimator {
   return ({ field, args, childComplexity }) => {
-    const own = isCompositeType(getNamedType(field.type)) ? 1 : 0;
+    // Introspection is the schema's own size, bounded, and Sandbox and codegen must be able to ask for it.
+    if (field.name.startsWith('__')) return 0;
+    const own = weights.get(field) ?? 1;
     if (!isListType(getNullableType(field.type))) return own + childComplexity;
     return listSize(sizes.get(field), args) * (own + childComplexity);
   };
@@ -64,6 +68,13 @@ function listSize(declared: ListSize | undefined, args: Record<string, unknown>)
     if (typeof value === 'number' && Number.isFinite(value)) return Math.max(0, value);
   }
   return declared.assumedSize ?? UNDECLARED_LIST_SIZE;
+}
+
+/** Every field's `@cost(weight:)`, read once from the SDL. */
+function declaredWeights(schema: GraphQLSchema): Map<GraphQLField<unknown, unknown>, number> {
+  const weights = new Map<GraphQLField<unknown, unknown>, number>();
+  for (const [field, { weight }] of fieldDirectives(schema, 'cost')) weights.set(field, weight as number);
+  return weights;
 }
 
 /** Every field's `@listSize`, read once from the SDL. */

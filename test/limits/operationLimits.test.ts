@@ -1,3 +1,4 @@
+import { getIntrospectionQuery } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { redisUrl } from '../support/services.ts';
@@ -39,10 +40,10 @@ describe('operation limits, checked before execution (defaults: graphql-armor’
     expect(await refusal(tokens)).toMatch(/GRAPHQL_PARSE_FAILED: Syntax Error: Tokens limit of 1000 exceeded, found more than 1000/);
   });
 
-  it('refuses a cost over 5000, where a list multiplies by its first, given inline or by variable', async () => {
-    expect(await refusal(`{ products(first: 100) { reviews(first: 100) { id } } }`)).toMatch(/Cost limit of 5000 exceeded, found 10100\./);
+  it('refuses a cost over 5000, where every field counts and a list multiplies by its first, given inline or by variable', async () => {
+    expect(await refusal(`{ products(first: 100) { reviews(first: 100) { id } } }`)).toMatch(/Cost limit of 5000 exceeded, found 20100\./);
     const byVariable = `query($n: Int) { products(first: 100) { reviews(first: $n) { id } } }`;
-    expect(await refusal(byVariable, { n: 50 })).toMatch(/Cost limit of 5000 exceeded, found 5100\./);
+    expect(await refusal(byVariable, { n: 50 })).toMatch(/Cost limit of 5000 exceeded, found 10100\./);
     // The same text within the budget: the limit depends on the variables, not only the document.
     const within = await app().query(byVariable, { n: 2 });
     expect(within.status).toBe(200);
@@ -54,6 +55,12 @@ describe('operation limits, checked before execution (defaults: graphql-armor’
       expect(await refusal(reviewChain(7, 100))).toMatch(/Query depth limit of 6 exceeded/);
     });
     expect(sql).toBe(0);
+  });
+
+  it('lets the standard introspection query through every limit (which production turns off)', async () => {
+    const response = await app().query(getIntrospectionQuery());
+    expect(response.status).toBe(200);
+    expect(response.body.data?.__schema.queryType).toMatchObject({ name: 'Query' });
   });
 
   it('refuses a mutation document with more than 5 mutation fields, before writing any', async () => {
