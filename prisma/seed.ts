@@ -2,7 +2,7 @@
 import { BearerTokens, tokenSecret } from '../src/auth/bearerTokens.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { openDatabase } from '../src/database/database.ts';
-import { seedCatalog } from '../src/database/seedCatalog.ts';
+import { roleOfSeededUser, seedCatalog, signSeededUser } from '../src/database/seedCatalog.ts';
 
 const config = loadConfig();
 const db = await openDatabase(config);
@@ -25,4 +25,4 @@ try {
 const { secret, development } = tokenSecret(config);
 const tokens = new BearerTokens({ secret });
 console.log(`seed: Bearer tokens${development ? ' (development secret)' : ''}; any user's with \`npm run token -- <id>\`:`);
-for (const id of [1, 2, 3]) console.log(`  user ${id} (user${id}@example.com): ${await tokens.sign(id)}`);
+for (const id of [1, 2, 3]) console.log(`  user ${id} (user${id}@example.com${roleOfSeededUser(id) === 'ADMIN' ? ', admin' : ''}): ${await signSeededUser(tokens, id)}`);

@@ -1,7 +1,7 @@
 // `npm run token -- 1 2 3`: prints `<id> <token>` per user id, signed with AUTH_TOKEN_SECRET, else the
 // development secret. Each token carries the seeded user's role: user 1 is the admin.
 import { BearerTokens, tokenSecret } from '../src/auth/bearerTokens.ts';
-import { roleOfSeededUser } from '../src/database/seedCatalog.ts';
+import { signSeededUser } from '../src/database/seedCatalog.ts';
 import { loadConfig, type Config } from '../src/config/config.ts';
 import { ConfigError } from '../src/errors.ts';
 
@@ -16,7 +16,7 @@ const { secret, development } = tokenSecret(config());
 // stderr, so `npm run token -- 1 | ...` pipes only tokens.
 if (development) console.error('AUTH_TOKEN_SECRET is unset: these tokens are signed with the development secret');
 const tokens = new BearerTokens({ secret });
-for (const userId of userIds) console.log(`${userId} ${await tokens.sign(userId, { role: roleOfSeededUser(userId) })}`);
+for (const userId of userIds) console.log(`${userId} ${await signSeededUser(tokens, userId)}`);
 
 function parseUserId(arg: string): number {
   const userId = Number(arg);

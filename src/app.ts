@@ -29,7 +29,7 @@ import { CatalogWrites } from './catalog/writes.ts';
 import { assertSafeToServe, redisTarget, type Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
-import { seedCatalog } from './database/seedCatalog.ts';
+import { seedCatalog, signSeededUser } from './database/seedCatalog.ts';
 import { clientErrorFormatter } from './http/clientErrors.ts';
 import { handleGraphQL, sendJsonError, type GraphQLEndpoint } from './http/graphqlHandler.ts';
 import { sendLive, sendReady } from './http/health.ts';
@@ -37,7 +37,6 @@ import { PersistedQueryCache } from './http/persistedQueryCache.ts';
 import { declaresTooLargeBody } from './http/requestBody.ts';
 import { boundedDocumentStore, DOCUMENT_STORE_BYTES } from './limits/documentStore.ts';
 import { operationLimits } from './limits/operationLimits.ts';
-import { roleOfSeededUser } from './database/seedCatalog.ts';
 import { ClientGoneError } from './errors.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
@@ -278,7 +277,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((error: unknown) => {
       // A client that hung up is not the server's failure: no error line for anyone to flood.
-      if (error instanceof ClientGoneError || req.destroyed) logger.debug({ err: error, url: req.url }, 'client went away');
+      if (error instanceof ClientGoneError) logger.debug({ err: error, url: req.url }, 'client went away');
       else logger.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent && !res.destroyed) sendJsonError(res, 500, 'Internal server error.');
       else res.destroy();
@@ -357,7 +356,6 @@ async function prepareEmbedded(database: Database, config: Config, logger: Logge
     await seedCatalog(database.prisma, { products: config.seedProducts });
     // Known tokens for a demo: deterministic under one secret (README, "Viewers").
     const tokens = new BearerTokens({ secret: tokenSecret(config).secret });
-    const sign = (userId: number) => tokens.sign(userId, { role: roleOfSeededUser(userId) });
-    logger.info({ user1: await sign(1), user2: await sign(2) }, 'seeded; Bearer tokens of users 1 (admin) and 2 (npm run token -- <id> for others)');
+    logger.info({ user1: await signSeededUser(tokens, 1), user2: await signSeededUser(tokens, 2) }, 'seeded; Bearer tokens of users 1 (admin) and 2 (npm run token -- <id> for others)');
   }
 }

@@ -1,7 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext, type HTTPGraphQLRequest } from '@apollo/server';
+import { loadConfig } from '../../src/config/config.ts';
 import { sendJsonError } from '../../src/http/graphqlHandler.ts';
 import { BodyError, bodyFrom, readBody } from '../../src/http/requestBody.ts';
+
+/** The project's default MAX_BODY_BYTES: the reference reads bodies as the project does. */
+const REFERENCE_MAX_BODY_BYTES = loadConfig({}).http.maxBodyBytes;
 
 /**
  * Serves /graphql through Apollo on plain node:http: Apollo's own integration contract (an
@@ -14,7 +18,7 @@ export async function handleWithApollo<C extends BaseContext>(
   res: ServerResponse,
   graphql: { server: ApolloServer<C>; context: () => Promise<C> },
 ): Promise<void> {
-  const text = req.method === 'POST' ? await readBody(req) : undefined;
+  const text = req.method === 'POST' ? await readBody(req, REFERENCE_MAX_BODY_BYTES) : undefined;
   if (text instanceof BodyError) return sendJsonError(res, text.status, text.message);
   const body = bodyFrom(req, text);
   if (body instanceof BodyError) return sendJsonError(res, body.status, body.message);

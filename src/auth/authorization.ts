@@ -39,6 +39,9 @@ export function authorizationPlugin(schema: GraphQLSchema): ApolloServerPlugin<R
           const required = requiredRole(document, operation);
           if (required === undefined) return;
           const { viewer } = contextValue;
+          // Its answer depends on who asks, beyond what a response key says: never stored, so a
+          // response-tier hit, which runs no plugin, can never serve it.
+          contextValue.outcome.restricted = true;
           if (viewer.role === null) throw new AuthenticationRequiredError(required.field, required.role);
           if (!roleGrants(viewer.role, required.role)) {
             throw new ForbiddenError(required.field, `requires role ${required.role}; the viewer's role is ${viewer.role}`);
@@ -71,7 +74,11 @@ export function requiredRoleOf(schema: GraphQLSchema): (document: DocumentNode, 
 /** Every field that declares `@auth`, with the role it requires. */
 function authDirectives(schema: GraphQLSchema): Map<GraphQLField<unknown, unknown>, Role> {
   const roles = new Map<GraphQLField<unknown, unknown>, Role>();
-  for (const [field, { requires }] of fieldDirectives(schema, 'auth')) roles.set(field, requires === 'ADMIN' ? 'ADMIN' : 'USER');
+  for (const [field, { requires }] of fieldDirectives(schema, 'auth')) {
+    // A role added to the schema's enum but not here must stop startup, not pass as USER.
+    if (requires !== 'ADMIN' && requires !== 'USER') throw new TypeError(`@auth(requires: ${String(requires)}) on ${field.name}: unknown role`);
+    roles.set(field, requires);
+  }
   return roles;
 }
 

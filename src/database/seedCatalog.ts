@@ -1,3 +1,4 @@
+import type { BearerTokens } from '../auth/bearerTokens.ts';
 import type { Role } from '../auth/roles.ts';
 import type { Prisma } from './database.ts';
 
@@ -20,6 +21,11 @@ export const SEED_ADMIN_USER_ID = 1;
  */
 export function roleOfSeededUser(userId: number): Role {
   return userId === SEED_ADMIN_USER_ID ? 'ADMIN' : 'USER';
+}
+
+/** A seeded user's demo token, with the seeded role: what the seed, the first start and `npm run token` print. */
+export function signSeededUser(tokens: BearerTokens, userId: number): Promise<string> {
+  return tokens.sign(userId, { role: roleOfSeededUser(userId) });
 }
 
 /**

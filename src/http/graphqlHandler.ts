@@ -3,6 +3,7 @@ import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/s
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { BearerTokens } from '../auth/bearerTokens.ts';
+import type { HttpLimits } from '../config/config.ts';
 import { viewerFrom, type Viewer } from '../auth/viewer.ts';
 import { InvalidTokenError } from '../errors.ts';
 import { cacheControlAtAge, storedTtlSeconds } from '../responses/httpPolicy.ts';
@@ -16,13 +17,8 @@ import { ifNoneMatchHits } from './conditionalRequest.ts';
 import { mayBeCrossSiteForgery } from './csrf.ts';
 import { BodyError, bodyFrom, isJsonContentType, readBody } from './requestBody.ts';
 
-/** What one request may make the server read, build and keep (see Config.http, where each is documented). */
-export interface RequestLimits {
-  readonly maxBodyBytes: number;
-  readonly maxQueryBytes: number;
-  readonly maxResponseBytes: number;
-  readonly maxStoredResponseBytes: number;
-}
+/** What one request may make the server read, build and keep (each documented on HttpLimits). */
+export type RequestLimits = Readonly<Pick<HttpLimits, 'maxBodyBytes' | 'maxQueryBytes' | 'maxResponseBytes' | 'maxStoredResponseBytes'>>;
 
 export interface GraphQLEndpoint {
   readonly apollo: ApolloServer<RequestContext>;

@@ -1,9 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { ClientGoneError } from '../errors.ts';
 
-/** @default for {@link readBody}'s `maxBytes` (see Config.http.maxBodyBytes). */
-export const MAX_BODY_BYTES = 1024 * 1024;
-
 /**
  * A request refused before Apollo sees it: the status, the message and the code to answer with.
  * `close` asks to close the connection after the answer, so that an unread body (a declared
@@ -29,7 +26,7 @@ export function declaresTooLargeBody(headers: IncomingHttpHeaders, maxBytes: num
  * over `maxBytes` is refused before a byte is read, and a body that grows past it is refused as it
  * does, not read to its end. A client that hangs up mid-body rejects with {@link ClientGoneError}.
  */
-export function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<string | BodyError> {
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<string | BodyError> {
   if (declaresTooLargeBody(req.headers, maxBytes)) {
     return Promise.resolve(new BodyError(413, `Request body of ${req.headers['content-length']} bytes (Content-Length) exceeds the maximum of ${maxBytes} bytes.`, 'PAYLOAD_TOO_LARGE', true));
   }

@@ -11,7 +11,7 @@ export function boundedDocumentStore(maxBytes: number): InMemoryLRUCache<Documen
   return new InMemoryLRUCache<DocumentNode>({ maxSize: maxBytes, sizeCalculation: documentBytes });
 }
 
-/** @default for {@link boundedDocumentStore}: Apollo's own 30 MiB. */
+/** The bound the app gives {@link boundedDocumentStore}: Apollo's own default, 30 MiB. */
 export const DOCUMENT_STORE_BYTES = 30 * 1024 * 1024;
 
 // Private:

@@ -70,4 +70,4 @@ const reported = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')))],
 };
 
-const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more that? \d+ tokens/;
+const TOKEN_LIMIT_MESSAGE = /^Syntax Error: Document contains more tha[tn] \d+ tokens/;

@@ -6,8 +6,8 @@ import type { RequestContext } from '../schema/context.ts';
  * Tells the HTTP layer whether a response may be cached, and for how long, from Apollo's own
  * cache-control plugin (which must run with `calculateHttpHeaders: false`: the HTTP layer writes
  * the header, with what Apollo's cannot say). Only a query with no errors and a policy Apollo
- * deems cacheable (maxAge > 0) is; mutations, errors, partial data and requests carrying variables
- * the operation does not declare never are. It also records the operation's type.
+ * deems cacheable (maxAge > 0) is; mutations, errors, partial data, operations that reach an `@auth`
+ * field and requests carrying variables the operation does not declare never are. It also records the operation's type.
  */
 export function responsePolicyPlugin(): ApolloServerPlugin<RequestContext> {
   return {
@@ -17,6 +17,7 @@ export function responsePolicyPlugin(): ApolloServerPlugin<RequestContext> {
           if (operation) contextValue.outcome.operation = operation.operation;
           if (operation?.operation !== 'query') return;
           if (response.body.kind !== 'single' || response.body.singleResult.errors) return;
+          if (contextValue.outcome.restricted) return;
           // Variables the operation does not declare change the request's identity, not its answer:
           // stored, each distinct junk value would be one more entry with the same bytes.
           if (request.variables && hasUndeclared(request.variables, operation)) return;

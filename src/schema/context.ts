@@ -21,6 +21,8 @@ export interface Mutations {
 
 /** What the execution tells the HTTP layer about its response (see responses/responsePolicyPlugin.ts). */
 export interface ExecutionOutcome {
+  /** Set when the operation reaches an `@auth` field: its answer is never stored. */
+  restricted?: boolean;
   /** The operation's type, once Apollo has resolved it. */
   operation?: 'query' | 'mutation' | 'subscription';
   /** Set when the response may be cached: a query, with no errors, and its cache policy. */

@@ -57,7 +57,8 @@ describe('PersistedQueryCache', () => {
     }
     // The index outlives every text it lists, and not by more than the cap.
     const indexTtl = await redis.pttl(index);
-    expect(indexTtl).toBeGreaterThanOrEqual(Math.max(short!, capped!, none!, nullTtl!) - 50);
+    // The margin is for the round trips between the reads on a busy machine, not for any slack in the store.
+    expect(indexTtl).toBeGreaterThanOrEqual(Math.max(short!, capped!, none!, nullTtl!) - 2000);
     expect(indexTtl).toBeLessThanOrEqual(120_000);
   });
 

@@ -85,7 +85,7 @@ describe('HTTP bounds: what one request can make the server read, hold and wait 
     small.destroy();
   });
 
-  it('refuses a chunked body as soon as it grows past the limit, without reading the rest', async () => {
+  it('refuses a chunked body as soon as it grows past the limit, and closes the connection', async () => {
     const client = await RawClient.open(app().url);
     client.write(post({ 'transfer-encoding': 'chunked' }));
     const chunk = 'x'.repeat(256 * 1024);
@@ -117,7 +117,7 @@ describe('HTTP bounds: what one request can make the server read, hold and wait 
     const client = await RawClient.open(app().url);
     client.write('POST /graphql HTTP/1.1\r\nhost: localhost\r\n');
     const answer = await client.waitForClose();
-    expect(answer).toMatch(/^(HTTP\/1\.1 408 |$)/);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
   });
 
   it('logs a client that hangs up mid-body at debug level, never as an error', async () => {
