@@ -30,6 +30,7 @@ import { assertSafeToServe, redisTarget, type Config } from './config/config.ts'
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog, signSeededUser } from './database/seedCatalog.ts';
+import { ClientGoneError } from './errors.ts';
 import { clientErrorFormatter } from './http/clientErrors.ts';
 import { handleGraphQL, sendJsonError, type GraphQLEndpoint } from './http/graphqlHandler.ts';
 import { sendLive, sendReady } from './http/health.ts';
@@ -37,7 +38,6 @@ import { PersistedQueryCache } from './http/persistedQueryCache.ts';
 import { declaresTooLargeBody } from './http/requestBody.ts';
 import { boundedDocumentStore, DOCUMENT_STORE_BYTES } from './limits/documentStore.ts';
 import { operationLimits } from './limits/operationLimits.ts';
-import { ClientGoneError } from './errors.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
 import { typeHttpPolicies } from './responses/httpPolicy.ts';
@@ -339,7 +339,6 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 }
 
 // Private:
-
 
 /** The embedded database migrates itself, and seeds itself when empty, so `npm start` just works. */
 async function prepareEmbedded(database: Database, config: Config, logger: Logger): Promise<void> {

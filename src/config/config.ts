@@ -204,7 +204,6 @@ function secret(env: Env, name: string, minLength: number): string | undefined {
   return value;
 }
 
-
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
