@@ -119,9 +119,10 @@ function isUserId(value: number): boolean {
   return Number.isSafeInteger(value) && value > 0 && value <= MAX_USER_ID;
 }
 
-function userIdFrom(subject: string | undefined): number | undefined {
-  // Canonical decimal only, so one user has exactly one `sub` spelling.
-  if (subject === undefined || !/^[1-9][0-9]*$/.test(subject)) return undefined;
+function userIdFrom(subject: unknown): number | undefined {
+  // A string (RFC 7519 §4.1.2; jose does not check), in canonical decimal only, so one user has
+  // exactly one `sub` spelling: `1`, `["1"]` would otherwise pass as "1".
+  if (typeof subject !== 'string' || !/^[1-9][0-9]*$/.test(subject)) return undefined;
   const userId = Number(subject);
   return isUserId(userId) ? userId : undefined;
 }

@@ -82,15 +82,19 @@ export function paramsFromSearch(search: URLSearchParams): GraphQLParams | undef
 const INVALID = Symbol('invalid JSON');
 const PARAMETERS = ['query', 'variables', 'operationName', 'extensions'] as const;
 
-/** undefined: no APQ extension; null: a malformed one; else the lower-case hex hash. */
+/**
+ * undefined: no APQ extension; null: a malformed one; else the hex hash. Lower case only: Apollo
+ * compares the hash with its own exactly, so an upper-case one is a request Apollo refuses, and
+ * must not be answered from the entry of the lower-case one.
+ */
 function persistedQueryHash(extensions: unknown): string | undefined | null {
   if (extensions === undefined || extensions === null) return undefined;
   if (typeof extensions !== 'object' || Array.isArray(extensions)) return null;
   const persisted = (extensions as { persistedQuery?: unknown }).persistedQuery;
   if (persisted === undefined) return Object.keys(extensions).length === 0 ? undefined : null;
   const { version, sha256Hash } = (persisted ?? {}) as { version?: unknown; sha256Hash?: unknown };
-  if (version !== 1 || typeof sha256Hash !== 'string' || !/^[0-9a-f]{64}$/i.test(sha256Hash)) return null;
-  return sha256Hash.toLowerCase();
+  if (version !== 1 || typeof sha256Hash !== 'string' || !/^[0-9a-f]{64}$/.test(sha256Hash)) return null;
+  return sha256Hash;
 }
 
 /** undefined: what the client sent cannot be a key (see requestIdentity). */

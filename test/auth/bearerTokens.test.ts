@@ -118,7 +118,7 @@ describe('BearerTokens', () => {
   });
 
   it('refuses a token whose subject is not a user id, or one beyond PostgreSQL INTEGER', async () => {
-    const claimsList = [{}, { sub: 'alice' }, { sub: '0' }, { sub: '-1' }, { sub: '01' }, { sub: '1.5' }, { sub: '9007199254740993' }, { sub: '2147483648' }];
+    const claimsList = [{}, { sub: 'alice' }, { sub: '0' }, { sub: '-1' }, { sub: '01' }, { sub: '1.5' }, { sub: '9007199254740993' }, { sub: '2147483648' }, { sub: 1 }, { sub: ['1'] }, { sub: [1] }];
     for (const claims of claimsList) {
       const error = await refusal(async () => bearerTokens().verify(await craft(claims)));
       expect(error.reason).toBe('token subject is not a user id from 1 to 2147483647');

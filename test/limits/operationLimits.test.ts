@@ -31,6 +31,8 @@ describe('operation limits, checked before execution (defaults: graphql-armor’
   it('refuses more than 15 aliases, and more than 50 directives', async () => {
     const aliases = `{ ${Array.from({ length: 16 }, (_, i) => `a${i}: product(id: "1") { id }`).join(' ')} }`;
     expect(await refusal(aliases)).toMatch(/Aliases limit of 15 exceeded, found 16\./);
+    const typenames = `{ ${Array.from({ length: 16 }, (_, i) => `t${i}: __typename`).join(' ')} }`;
+    expect(await refusal(typenames)).toMatch(/Aliases limit of 15 exceeded, found 16\./);
     const directives = `{ product(id: "1") { id ${'@include(if: true) '.repeat(51)} } }`;
     expect(await refusal(directives)).toMatch(/Directives limit of 50 exceeded, found 51\./);
   });
