@@ -3,8 +3,8 @@ import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/s
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { BearerTokens } from '../auth/bearerTokens.ts';
-import type { HttpLimits } from '../config/config.ts';
 import { viewerFrom, type Viewer } from '../auth/viewer.ts';
+import type { HttpLimits } from '../config/config.ts';
 import { InvalidTokenError } from '../errors.ts';
 import { cacheControlAtAge, storedTtlSeconds } from '../responses/httpPolicy.ts';
 import { paramsFromSearch, requestIdentity, type GraphQLParams, type RequestIdentity } from '../responses/requestIdentity.ts';

@@ -1,3 +1,4 @@
+import type { Viewer } from '../auth/viewer.ts';
 import { TOMBSTONE_VERSION } from '../cache/entry.ts';
 import type { InvalidationFences, Invalidator } from '../cache/coherence/invalidator.ts';
 import type { CacheWrite, ReadThrough } from '../cache/readThrough.ts';
@@ -6,7 +7,6 @@ import type { CacheAddresses } from '../catalog/cacheAddresses.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';
 import type { ProductRecord, ReviewRecord } from '../catalog/records.ts';
 import type { CatalogWrites } from '../catalog/writes.ts';
-import type { Viewer } from '../auth/viewer.ts';
 import { ForbiddenError, NotFoundError } from '../errors.ts';
 import type { Loaders } from '../loaders/loaders.ts';
 import type { Mutations } from '../schema/context.ts';
