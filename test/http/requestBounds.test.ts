@@ -1,48 +1,7 @@
-import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { RawClient } from '../support/rawHttp.ts';
 import { useTestApp, type TestApp } from '../support/testApp.ts';
-
-/** A raw HTTP/1.1 conversation, for what fetch cannot send: lying headers, slow bodies, hang-ups. */
-class RawClient {
-  private received = '';
-  private closed = false;
-
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => (this.received += chunk));
-    socket.on('close', () => (this.closed = true));
-    socket.on('error', () => {});
-  }
-
-  static async open(baseUrl: string): Promise<RawClient> {
-    const { hostname, port } = new URL(baseUrl);
-    const socket = connect(Number(port), hostname);
-    await once(socket, 'connect');
-    return new RawClient(socket);
-  }
-
-  write(text: string | Buffer): void {
-    this.socket.write(text);
-  }
-
-  /** Resolves with everything received once the server has said `until`, or closed. */
-  async waitFor(until: RegExp): Promise<string> {
-    while (!until.test(this.received) && !this.closed) await once(this.socket, 'data').catch(() => undefined);
-    return this.received;
-  }
-
-  /** Resolves once the server has closed the connection. */
-  async waitForClose(): Promise<string> {
-    if (!this.closed) await once(this.socket, 'close');
-    return this.received;
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-}
 
 function post(headers: Record<string, string | number>): string {
   const lines = Object.entries({ host: 'localhost', 'content-type': 'application/json', ...headers }).map(([name, value]) => `${name}: ${value}`);
