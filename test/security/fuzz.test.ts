@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { inFlight } from '../support/inFlight.ts';
 import { byteStream, hangUp, sendRaw, transportErrorMessage, type RawOutcome } from '../support/rawHttp.ts';
 import { redisUrl } from '../support/services.ts';
 import { startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
@@ -211,19 +212,6 @@ async function send(base: string, request: HostileRequest): Promise<RawOutcome> 
     if (signal.aborted) return { kind: 'hang' };
     return { kind: 'transport error', message: transportErrorMessage(error) };
   }
-}
-
-async function inFlight<T, R>(items: readonly T[], width: number, each: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await each(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: width }, worker));
-  return results;
 }
 
 function answered(results: readonly Result[]): Array<Result & { outcome: Answered }> {

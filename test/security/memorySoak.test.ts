@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inFlight } from '../support/inFlight.ts';
 import { redisUrl } from '../support/services.ts';
 import { startServerProcess, type ServerProcess } from '../support/serverProcess.ts';
 import { isRunning, peakResidentBytes, residentBytes, serverPid } from '../support/serverProcessMemory.ts';
@@ -185,19 +186,6 @@ async function send(base: string, request: SoakRequest): Promise<Answer> {
   } catch (error) {
     return { ok: false, what: request.what, text: `no answer: ${(error as Error).message}` };
   }
-}
-
-async function inFlight<T, R>(items: readonly T[], width: number, each: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await each(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: width }, worker));
-  return results;
 }
 
 function mib(bytes: number): string {
