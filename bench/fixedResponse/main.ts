@@ -8,6 +8,7 @@
 //     PORT, HOST                    where to listen
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { requiredEnv } from '../childEnv.ts';
 
 const body = readFileSync(requiredEnv('FIXED_RESPONSE_FILE'));
 const contentType = requiredEnv('FIXED_RESPONSE_CONTENT_TYPE');
@@ -26,12 +27,3 @@ process.once('SIGTERM', () => {
   server.close(() => process.exit(0));
   server.closeAllConnections();
 });
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    console.error(`${name} must be set`);
-    process.exit(1);
-  }
-  return value;
-}

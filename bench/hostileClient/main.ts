@@ -7,6 +7,7 @@
 // It prints `ready` once it is about to send its first request, then, at the end, one line: a
 // HostileClientResult as JSON.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { requiredEnv } from '../childEnv.ts';
 
 export interface HostileClientOptions {
   /** `http://host:port/graphql` */
@@ -87,13 +88,4 @@ function outcomeOf(status: number, text: string): string {
   }
   if (errors === undefined || errors.length === 0) return `${status} data`;
   return `${status} ${errors[0]?.extensions?.code ?? 'error'}`;
-}
-
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (value === undefined || value === '') {
-    console.error(`${name} must be set`);
-    process.exit(1);
-  }
-  return value;
 }

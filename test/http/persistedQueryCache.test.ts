@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { pino } from 'pino';
-import { connectionOptions } from '../../src/cache/tiers/redisClient.ts';
 import { TierGuard } from '../../src/cache/tiers/tierGuard.ts';
 import { PersistedQueryCache, type PersistedQueryCacheOptions } from '../../src/http/persistedQueryCache.ts';
 import { RedisClients } from '../support/redisClients.ts';
@@ -173,8 +172,7 @@ describe('PersistedQueryCache on a Redis Cluster', () => {
 
   beforeAll(async () => {
     cluster = await ThrowawayCluster.start();
-    client = new Cluster(cluster.startupNodes, { redisOptions: connectionOptions(2000), enableOfflineQueue: true });
-    await client.set('warmup', '1');
+    client = await cluster.connect();
   }, 60_000);
   afterAll(async () => {
     client?.disconnect();

@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { connectionOptions } from '../../src/cache/tiers/redisClient.ts';
 import { freePort } from './throwawayRedis.ts';
 
 /**
@@ -48,6 +49,16 @@ export class ThrowawayCluster {
 
   get startupNodes(): Array<{ host: string; port: number }> {
     return this.ports.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  /**
+   * A Cluster client on this cluster, connected as the app connects (with an offline queue, so the
+   * first command waits for the slots), and ready: its first command has been answered.
+   */
+  async connect(options: ClusterOptions = {}): Promise<Cluster> {
+    const client = new Cluster(this.startupNodes, { redisOptions: connectionOptions(2000), enableOfflineQueue: true, ...options });
+    await client.set('warmup', '1');
+    return client;
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,5 @@
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectionOptions } from '../../src/cache/tiers/redisClient.ts';
 import type { Database } from '../../src/database/database.ts';
 import { ViewCounter } from '../../src/views/viewCounter.ts';
 import { ViewFlusher } from '../../src/views/viewFlusher.ts';
@@ -20,8 +19,7 @@ describe('views on a Redis Cluster', () => {
   beforeAll(async () => {
     db = await openRunDatabase();
     cluster = await ThrowawayCluster.start();
-    client = new Cluster(cluster.startupNodes, { redisOptions: connectionOptions(2000), enableOfflineQueue: true });
-    await client.set('warmup', '1');
+    client = await cluster.connect();
   }, 60_000);
   afterAll(async () => {
     client?.disconnect();

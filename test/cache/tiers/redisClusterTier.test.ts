@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { pino } from 'pino';
-import { connectionOptions } from '../../../src/cache/tiers/redisClient.ts';
 import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { tags } from '../../../src/cache/tags/tags.ts';
@@ -27,12 +26,7 @@ function tierOver(keys: CacheKeys): RedisTier {
 
 beforeAll(async () => {
   cluster = await ThrowawayCluster.start();
-  client = new Cluster(cluster.startupNodes, {
-    redisOptions: connectionOptions(2000),
-    enableOfflineQueue: true,
-    enableAutoPipelining: true,
-  });
-  await client.set('warmup', '1');
+  client = await cluster.connect({ enableAutoPipelining: true });
 }, 60_000);
 
 afterAll(async () => {
