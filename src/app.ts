@@ -7,20 +7,13 @@ import path from 'node:path';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import type { Cluster, Redis } from 'ioredis';
 import { authorizationPlugin } from './auth/authorization.ts';
 import { BearerTokens, tokenSecret } from './auth/bearerTokens.ts';
-import { HeardGenerations } from './cache/coherence/heardGenerations.ts';
-import { InvalidationBus } from './cache/coherence/invalidationBus.ts';
-import { Invalidator } from './cache/coherence/invalidator.ts';
 import { CacheKeys } from './cache/keys.ts';
-import { ReadThrough, type LoadEvent } from './cache/readThrough.ts';
-import { Leases } from './cache/stampede/leases.ts';
+import type { LoadEvent } from './cache/readThrough/readThrough.ts';
+import { createCacheStack, type CacheStack } from './cache/stack.ts';
 import { tags } from './cache/tags/tags.ts';
-import { MemoryTier } from './cache/tiers/memoryTier.ts';
-import { closeRedisClient, createRedisClient, waitUntilReady } from './cache/tiers/redisClient.ts';
-import { RedisTier } from './cache/tiers/redisTier.ts';
-import type { CacheTier } from './cache/tiers/tier.ts';
+import { closeRedisClient, createRedisClient } from './cache/tiers/redisClient.ts';
 import { TierGuard } from './cache/tiers/tierGuard.ts';
 import { CacheAddresses } from './catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema, type CachedKinds } from './catalog/cachedKinds.ts';
@@ -42,9 +35,9 @@ import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
 import { typeHttpPolicies } from './responses/httpPolicy.ts';
 import { loggingPurgeHook, type PurgeHook } from './responses/purgeHook.ts';
-import { ResponseCache } from './responses/responseCache.ts';
 import { responsePolicyPlugin } from './responses/responsePolicyPlugin.ts';
 import { responseKind } from './responses/storedResponse.ts';
+import { ResponseTier } from './responses/responseTier.ts';
 import { createContext, type RequestContext } from './schema/context.ts';
 import { buildSchema } from './schema/schema.ts';
 import { DirectViewRecorder } from './views/directViewRecorder.ts';
@@ -62,18 +55,10 @@ export interface AppEvents {
 export interface App {
   readonly http: Server;
   readonly database: Database;
-  /** L2, when enabled. */
-  readonly memoryTier: MemoryTier | undefined;
-  /** L3, when enabled. */
-  readonly sharedTier: RedisTier | undefined;
-  /** The L3 connection, when enabled: one Redis or a Cluster. */
-  readonly redis: Redis | Cluster | undefined;
+  /** Every cache tier below L1, by role, with the read path and the invalidator (see CacheStack). */
+  readonly cache: CacheStack;
   readonly keys: CacheKeys;
   readonly addresses: CacheAddresses;
-  readonly readThrough: ReadThrough;
-  readonly invalidator: Invalidator;
-  /** Whether this instance hears other instances' invalidations (L2 is in use); true without L3. */
-  readonly coherent: () => boolean;
   /** Emits 'load' for every database load of the read path, 'miss' for every read that waited on one, 'execution' for every request Apollo ran. */
   readonly events: EventEmitter<AppEvents>;
   /** Every cached kind, with its TTLs and shape version. */
@@ -98,75 +83,36 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const database = await openDatabase(config);
   if (database.kind === 'embedded') await prepareEmbedded(database, config, logger);
 
-  // The shared tiers, fastest first; L1 is the request's DataLoaders (see createContext).
-  const tiers: CacheTier[] = [];
-  const memoryTier = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes }) : undefined;
-  if (memoryTier) tiers.push(memoryTier);
   const keys = new CacheKeys(config.cachePrefix);
   const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds, graceEnabled: config.graceEnabled });
   const addresses = new CacheAddresses(keys, kinds);
   const instanceId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
-
-  let redis: Redis | Cluster | undefined;
-  let redisGuard: TierGuard | undefined;
-  let sharedTier: RedisTier | undefined;
-  let leases: Leases | undefined;
-  let bus: InvalidationBus | undefined;
-  let persistedQueries: PersistedQueryCache | undefined;
-  const heard = new HeardGenerations();
-  const target = redisTarget(config);
-  const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
-  if (config.cacheTiers.has('l3') && target !== undefined) {
-    redis = connect(target);
-    const guard = new TierGuard({ tier: 'L3', logger, timeoutMs: config.redisCommandTimeoutMs });
-    redis.on('error', (error) => guard.markDown(error));
-    if (memoryTier) {
-      bus = new InvalidationBus({
-        subscriber: connect(target),
-        publisher: redis,
-        channel: keys.invalidationChannel,
-        instanceId,
-        memoryTier,
-        heard,
-        logger,
-      });
-    }
-    // Startup does not wait long on a cache: without Redis the API still serves.
-    await waitUntilReady(redis, 2000);
-    await bus?.waitUntilConnected(2000);
-    sharedTier = new RedisTier({ redis, guard, keys, tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag), logger });
-    tiers.push(sharedTier);
-    leases = new Leases({ redis, guard, keys, leaseMs: config.leaseMs });
-    persistedQueries = new PersistedQueryCache({ redis, guard, prefix: keys.keyspace, ttlSeconds: config.apqTtlSeconds, maxEntries: config.apqMaxEntries });
-    redisGuard = guard;
-  }
-
   const events = new EventEmitter<AppEvents>();
-  const readThrough = new ReadThrough({
-    tiers,
-    ...(leases ? { leases } : {}),
-    leaseWaitMs: config.leaseWaitMs,
-    freshness: { beta: config.xfetchBeta },
+  const purge = options.purge ?? loggingPurgeHook(logger);
+  const cache = await createCacheStack({
+    config,
+    keys,
+    tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag),
+    instanceId,
+    logger,
     onLoad: (load) => {
       logger.debug({ kind: load.kind, keys: load.keys, reason: load.reason }, 'database load');
       events.emit('load', load);
     },
     onMiss: (miss) => events.emit('miss', miss),
-    onRefreshError: (error, kind) => logger.warn({ err: error, kind }, 'background refresh failed; the entry is served until it expires'),
-  });
-  const purge = options.purge ?? loggingPurgeHook(logger);
-  const invalidator = new Invalidator({
-    ...(memoryTier ? { memoryTier } : {}),
-    ...(sharedTier ? { sharedTier } : {}),
-    ...(bus ? { bus } : {}),
-    heard,
     onInvalidated: (tags) => {
       Promise.resolve()
         .then(() => purge(tags))
         .catch((error: unknown) => logger.warn({ err: error, tags }, 'purge hook failed'));
     },
-    logger,
   });
+  const { readThrough, invalidator, redis } = cache;
+  const target = redisTarget(config);
+  const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
+  const persistedQueries =
+    redis && cache.guard
+      ? new PersistedQueryCache({ redis, guard: cache.guard, prefix: keys.keyspace, ttlSeconds: config.apqTtlSeconds, maxEntries: config.apqMaxEntries })
+      : undefined;
 
   // Write-behind product views: buffered in Redis and flushed in batches, or straight to the database without Redis.
   const viewCounter = redis
@@ -256,11 +202,15 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     apollo,
     context: (viewer) => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), viewer),
     tokens: new BearerTokens({ secret: secret.secret }),
-    responses:
-      config.responseCache && (memoryTier || sharedTier)
-        ? new ResponseCache({ memoryTier, sharedTier, heard, keys, kind: responseKind(schema), tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag), logger })
-        : undefined,
-    headers: { policies: typeHttpPolicies(schema), tagHeader: config.cacheTagHeader },
+    responses: new ResponseTier({
+      stack: config.responseCache && (cache.local || cache.shared) ? cache : undefined,
+      keys,
+      kind: responseKind(schema),
+      tagLifetimeMs: (tag) => addresses.tagLifetimeMs(tag),
+      headers: { policies: typeHttpPolicies(schema), tagHeader: config.cacheTagHeader },
+      maxStoredBytes: config.http.maxStoredResponseBytes,
+      logger,
+    }),
     logger,
     limits: config.http,
     onExecute: () => events.emit('execution'),
@@ -268,8 +218,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   const healthChecks = {
     database: () => database.ping(),
     cacheTiers: () => ({
-      L2: memoryTier ? (!bus || bus.connected ? ('up' as const) : ('paused' as const)) : ('off' as const),
-      L3: redisGuard ? redisGuard.state : ('off' as const),
+      L2: cache.local ? (cache.trusted() ? ('up' as const) : ('paused' as const)) : ('off' as const),
+      L3: cache.guard ? cache.guard.state : ('off' as const),
     }),
     draining: () => draining,
   };
@@ -304,17 +254,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   return {
     http,
     database,
-    memoryTier,
-    sharedTier,
-    redis,
+    cache,
     keys,
     addresses,
-    readThrough,
-    invalidator,
-    coherent: () => !bus || bus.connected,
     events,
     kinds,
-    tierNames: [...(loaderDeps.requestCache ? ['L1'] : []), ...tiers.map((tier) => tier.name)],
+    tierNames: [...(loaderDeps.requestCache ? ['L1'] : []), ...(cache.local ? ['L2'] : []), ...(cache.shared ? ['L3'] : [])],
     async listen(port, host) {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -330,9 +275,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       // Buffered views go to the database before the connections close.
       await viewFlusher?.stop();
       if (flusherRedis) await closeRedisClient(flusherRedis);
-      invalidator.stop();
-      await bus?.stop();
-      if (redis) await closeRedisClient(redis);
+      await cache.close();
       await database.close();
     },
   };

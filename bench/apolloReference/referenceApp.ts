@@ -17,7 +17,8 @@ import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { ANONYMOUS } from '../../src/auth/viewer.ts';
 import { Invalidator } from '../../src/cache/coherence/invalidator.ts';
 import { CacheKeys } from '../../src/cache/keys.ts';
-import { ReadThrough } from '../../src/cache/readThrough.ts';
+import { HeardGenerations } from '../../src/cache/coherence/heardGenerations.ts';
+import { ReadThrough } from '../../src/cache/readThrough/readThrough.ts';
 import { CacheAddresses } from '../../src/catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema } from '../../src/catalog/cachedKinds.ts';
 import { CatalogQueries } from '../../src/catalog/queries.ts';
@@ -50,12 +51,12 @@ export async function createReferenceApp(config: Config, logger: Logger): Promis
   const database = await openDatabase(config);
 
   // The project's loaders over a read-through with no shared tiers: every L1 miss is a database load.
-  const readThrough = new ReadThrough({ tiers: [] });
+  const readThrough = new ReadThrough({ tiers: {}, leaseWaitMs: config.leaseWaitMs, freshness: { beta: config.xfetchBeta } });
   const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds, graceEnabled: config.graceEnabled });
   const addresses = new CacheAddresses(new CacheKeys(config.cachePrefix), kinds);
   const loaderDeps = { readThrough, addresses, kinds, queries: new CatalogQueries(database.prisma), requestCache: true };
   // Mutations work (nothing to invalidate but Apollo's cache, which has no invalidation); the bench only reads.
-  const invalidator = new Invalidator({ logger });
+  const invalidator = new Invalidator({ dropLocal: () => undefined, heard: new HeardGenerations(), logger });
   const mutationDeps = { writes: new CatalogWrites(database.prisma), readThrough, invalidator, addresses, kinds, views: new DirectViewRecorder(database.prisma) };
 
   const counters: OperationCounters = { requests: 0, cacheHits: 0, executions: 0, statements: 0 };
@@ -115,7 +116,7 @@ export async function createReferenceApp(config: Config, logger: Logger): Promis
     async stop() {
       draining = true;
       await apollo.stop();
-      invalidator.stop();
+      invalidator.close();
       await database.close();
     },
   };

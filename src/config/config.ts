@@ -247,7 +247,7 @@ export function assertSafeToServe(config: Pick<Config, 'authTokenSecret' | 'prod
 }
 
 /** Where L3 is: one Redis, a Redis Cluster, or nowhere. */
-export function redisTarget(config: Config): { url: string } | { clusterNodes: readonly ClusterNode[] } | undefined {
+export function redisTarget(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): { url: string } | { clusterNodes: readonly ClusterNode[] } | undefined {
   if (config.redisClusterNodes) return { clusterNodes: config.redisClusterNodes };
   return config.redisUrl === undefined ? undefined : { url: config.redisUrl };
 }

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { CachedKind } from '../cache/entry.ts';
-import type { ReadThrough } from '../cache/readThrough.ts';
+import type { LateFillTicket } from '../cache/coherence/lateFills.ts';
+import type { ReadThrough } from '../cache/readThrough/readThrough.ts';
 import type { CacheAddress, CacheAddresses, EntityTypeName } from '../catalog/cacheAddresses.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';
 import type { CatalogQueries, ProductPage } from '../catalog/queries.ts';
@@ -37,7 +38,7 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
   function request<R>(items: R[], address: (item: R) => CacheAddress) {
     const addressed = items.map(address);
     for (const a of addressed) for (const tag of a.tags) touched.add(tag);
-    return { items, keys: addressed.map((a) => a.key), tags: addressed.map((a) => a.tags) };
+    return items.map((item, i) => ({ item, key: (addressed[i] as CacheAddress).key, tags: (addressed[i] as CacheAddress).tags }));
   }
 
   function entityLoader<V extends { id: number }>(typeName: EntityTypeName, find: (ids: readonly number[]) => Promise<V[]>) {
@@ -57,16 +58,21 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
   const user = entityLoader('User', (ids) => queries.usersByIds(ids));
 
   /**
-   * Rows that a list query brought along serve this request (L1) only. They are not written to the
-   * shared tiers: a fill must be fenced before its load, and a list query cannot know in advance
-   * which rows, hence which tags, it will read. The next request that misses them loads them by id.
+   * Rows that a list query brought along serve this request (L1), and fill the tiers below it, so the
+   * next request that needs them by id finds them. A list query cannot know in advance which rows,
+   * hence which tags, it will read, so it cannot be fenced like a load by id: the fill is made under
+   * a ticket taken before the query (ReadThrough.storeLate, LateFills).
    */
-  function primeEntities<V extends { id: number }>(typeName: EntityTypeName, loader: DataLoader<number, V | null>, rows: V[]) {
+  function primeEntities<V extends { id: number }>(typeName: EntityTypeName, loader: DataLoader<number, V | null>, rows: V[], ticket: LateFillTicket | undefined) {
+    const writes = [];
     for (const row of rows) {
       loader.prime(row.id, row);
+      const address = addresses.entity(typeName, row.id);
       // A later load of a primed row never reaches the batch function: its tags are recorded now.
-      for (const tag of addresses.entity(typeName, row.id).tags) touched.add(tag);
+      for (const tag of address.tags) touched.add(tag);
+      writes.push({ ...address, value: row });
     }
+    readThrough.storeLate(kinds[typeName] as unknown as CachedKind<V>, writes, ticket);
   }
 
   /**
@@ -91,8 +97,9 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
   const reviewsOfProduct = listLoader<ChildPage, ReviewRecord>(kinds['Product.reviews'], review, {
     address: (page) => addresses.reviewsOfProduct(page.parentId, page.first),
     async load(pages) {
+      const ticket = readThrough.lateTicket();
       const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
-      primeEntities('Review', review, rows);
+      primeEntities('Review', review, rows, ticket);
       return idsPerPage(pages, rows, (r) => r.productId);
     },
   });
@@ -100,8 +107,9 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
   const productsOfCategory = listLoader<ChildPage, ProductRecord>(kinds['Category.products'], product, {
     address: (page) => addresses.productsOfCategory(page.parentId, page.first),
     async load(pages) {
+      const ticket = readThrough.lateTicket();
       const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
-      primeEntities('Product', product, rows);
+      primeEntities('Product', product, rows, ticket);
       return idsPerPage(pages, rows, (r) => r.categoryId);
     },
   });
@@ -112,8 +120,9 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
     load: (pages) =>
       Promise.all(
         pages.map(async (page) => {
+          const ticket = readThrough.lateTicket();
           const rows = await queries.productPage(page);
-          primeEntities('Product', product, rows);
+          primeEntities('Product', product, rows, ticket);
           return rows.map((row) => row.id);
         }),
       ),
@@ -122,8 +131,9 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
   const allCategories = listLoader<'all', CategoryRecord>(kinds['Query.categories'], category, {
     address: () => addresses.allCategories(),
     async load() {
+      const ticket = readThrough.lateTicket();
       const rows = await queries.allCategories();
-      primeEntities('Category', category, rows);
+      primeEntities('Category', category, rows, ticket);
       return [rows.map((row) => row.id)];
     },
   });

@@ -1,7 +1,7 @@
 import type { Viewer } from '../auth/viewer.ts';
 import { TOMBSTONE_VERSION } from '../cache/entry.ts';
-import type { InvalidationFences, Invalidator } from '../cache/coherence/invalidator.ts';
-import type { CacheWrite, ReadThrough } from '../cache/readThrough.ts';
+import type { Invalidator } from '../cache/coherence/invalidator.ts';
+import type { CacheWrite, InvalidationFences, ReadThrough } from '../cache/readThrough/readThrough.ts';
 import { tags } from '../cache/tags/tags.ts';
 import type { CacheAddresses } from '../catalog/cacheAddresses.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';

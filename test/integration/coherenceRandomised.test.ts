@@ -37,9 +37,9 @@ describe('randomised coherence over two instances', () => {
         const batch = [pickOne(ids), pickOne(ids)];
         const addresses = batch.map((id) => t.app.addresses.entity('Product', id));
         const delay = random() * 15;
-        await t.app.readThrough.getMany(
+        await t.app.cache.readThrough.getMany(
           t.app.kinds.Product,
-          { items: batch, keys: addresses.map((a) => a.key), tags: addresses.map((a) => a.tags) },
+          batch.map((id, i) => ({ item: id, ...(addresses[i] as { key: string; tags: readonly string[] }) })),
           async (missing) => {
             const rows = await queries.productsByIds(missing);
             await sleep(delay);
@@ -72,7 +72,7 @@ describe('randomised coherence over two instances', () => {
     let checked = 0;
     const rows = new Map((await prisma.product.findMany({ where: { id: { in: ids } } })).map((row) => [row.id, row]));
     for (const [n, t] of apps.entries()) {
-      for (const tier of [t.app.memoryTier!, t.app.sharedTier!]) {
+      for (const tier of [t.app.cache.local!, t.app.cache.shared!]) {
         const addresses = ids.map((id) => t.app.addresses.entity('Product', id));
         const { entries } = await tier.getMany(addresses, t.app.kinds.Product as CachedKind<ProductRecord>);
         entries.forEach((entry, i) => {

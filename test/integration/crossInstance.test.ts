@@ -64,25 +64,25 @@ describe('L2 after a lost subscription', () => {
     const address = b.app.addresses.entity('Product', products[0]!.id);
     await b.query(PRODUCT, { id });
     await b.query(PRODUCT, { id });
-    expect((await b.app.memoryTier!.getMany([address], b.app.kinds.Product)).entries[0]).toBeDefined();
+    expect((await b.app.cache.local!.getMany([address], b.app.kinds.Product)).entries[0]).toBeDefined();
 
     // Cut every subscription; B's client reconnects by itself a moment later.
     await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     const cutAt = performance.now();
-    while (b.app.coherent() && performance.now() - cutAt < 1000) await new Promise((resolve) => setImmediate(resolve));
-    expect(b.app.coherent()).toBe(false);
+    while (b.app.cache.trusted() && performance.now() - cutAt < 1000) await new Promise((resolve) => setImmediate(resolve));
+    expect(b.app.cache.trusted()).toBe(false);
     expect(await b.query(`{ __typename }`)).toBeDefined();
     const health = (await (await fetch(`${b.url}/health/ready`)).json()) as { tiers: Record<string, string> };
     expect(health.tiers.L2).toBe('paused');
     // A write whose message B may never hear.
     expect((await a.mutate(RENAME, { id, input: { name: 'Written while B was away' } })).body.errors).toBeUndefined();
-    expect((await b.app.memoryTier!.getMany([address], b.app.kinds.Product)).entries[0]).toBeUndefined();
+    expect((await b.app.cache.local!.getMany([address], b.app.kinds.Product)).entries[0]).toBeUndefined();
     // Served right (from L3 or the database) even while L2 is paused.
     expect((await b.query(PRODUCT, { id })).body.data?.product.name).toBe('Written while B was away');
 
     const deadline = performance.now() + 5000;
-    while (!b.app.coherent() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(b.app.coherent()).toBe(true);
+    while (!b.app.cache.trusted() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(b.app.cache.trusted()).toBe(true);
     expect(b.logs.some((line) => line.msg.startsWith('invalidation channel lost'))).toBe(true);
     expect((await b.query(PRODUCT, { id })).body.data?.product.name).toBe('Written while B was away');
   });

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CachedKind } from '../../src/cache/entry.ts';
 import { CacheKeys } from '../../src/cache/keys.ts';
-import { ReadThrough, type LoadEvent } from '../../src/cache/readThrough.ts';
+import { ReadThrough, type LoadEvent } from '../../src/cache/readThrough/readThrough.ts';
 import { Leases } from '../../src/cache/stampede/leases.ts';
 import { MemoryTier } from '../../src/cache/tiers/memoryTier.ts';
 import { closeRedisClient, createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
@@ -33,7 +33,8 @@ function setup(name: string, kind: Partial<CachedKind<CategoryRecord>>, beta: nu
   const loads: (LoadEvent & { at: number })[] = [];
   let misses = 0;
   const readThrough = new ReadThrough({
-    tiers: [new MemoryTier({ maxBytes: 1 << 20 }), new RedisTier({ redis, guard, keys, tagLifetimeMs: () => 60_000, logger })],
+    tiers: { local: new MemoryTier({ maxBytes: 1 << 20 }), shared: new RedisTier({ redis, guard, keys, tagLifetimeMs: () => 60_000, logger }) },
+    leaseWaitMs: 1000,
     leases: new Leases({ redis, guard, keys, leaseMs: 2000 }),
     freshness: { beta },
     onLoad: (load) => loads.push({ ...load, at: Date.now() }),
@@ -41,7 +42,7 @@ function setup(name: string, kind: Partial<CachedKind<CategoryRecord>>, beta: nu
   });
   const full: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 2, absentTtlSeconds: 1, graceSeconds: 0, shape: categoryShape, ...kind };
   let version = 0;
-  const request = { items: [1], keys: [keys.entity(full, 1)], tags: [['Category:1', 'Category']] };
+  const request = [{ item: 1, key: keys.entity(full, 1), tags: ['Category:1', 'Category'] }];
   /** One read; `waited` tells whether this read itself waited for the source. */
   async function get() {
     let waited = false;

@@ -82,7 +82,7 @@ describe('response tier', () => {
     const identity = requestIdentity({ query, variables: { id }, operationName: undefined, extensions: undefined }, '*/*');
     const key = a.app.keys.response(responseKind(buildSchema()), identity!.hash);
     let ttl = -2;
-    for (const deadline = Date.now() + 2000; ttl < 0 && Date.now() < deadline; await sleep(20)) ttl = await a.app.redis!.pttl(key);
+    for (const deadline = Date.now() + 2000; ttl < 0 && Date.now() < deadline; await sleep(20)) ttl = await a.app.cache.redis!.pttl(key);
     // Product:N's generation is kept 100 s after an invalidation: the response 100 - 60 s at most, not 300.
     expect(a.app.addresses.tagLifetimeMs(`Product:${id}`)).toBe(100_000);
     expect(ttl).toBeGreaterThan(30_000);
@@ -147,7 +147,7 @@ describe('response tier', () => {
     await post(a, PRODUCT, { id });
     // Another instance's write, as L3 sees it before its message reaches A: a new generation, no message.
     await a.app.database.prisma.product.update({ where: { id: Number(id) }, data: { name: 'Written elsewhere', version: { increment: 1 } } });
-    expect(await a.app.sharedTier!.invalidateTags([`Product:${id}`])).toBe(true);
+    expect(await a.app.cache.shared!.invalidateTags([`Product:${id}`])).toBe(true);
     // A computes a new response from its (now stale) L2 row, and must not share it through L3.
     const other = `query($id: ID!) { product(id: $id) { id name sku } }`;
     const fromStaleL2 = await post(a, other, { id });

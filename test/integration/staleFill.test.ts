@@ -26,9 +26,9 @@ describe('no stale fill', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const queries = new CatalogQueries(reader.app.database.prisma);
     const address = reader.app.addresses.entity('Product', id);
-    const result = reader.app.readThrough.getMany(
+    const result = reader.app.cache.readThrough.getMany(
       reader.app.kinds.Product,
-      { items: [id], keys: [address.key], tags: [address.tags] },
+      [{ item: id, ...address }],
       async (ids) => {
         const rows = await queries.productsByIds(ids);
         loaded();
@@ -43,8 +43,8 @@ describe('no stale fill', () => {
   async function cached(t: TestApp, id: number): Promise<{ L2: ProductRecord | null | undefined; L3: ProductRecord | null | undefined }> {
     const address = t.app.addresses.entity('Product', id);
     const kind = t.app.kinds.Product as CachedKind<ProductRecord>;
-    const l2 = (await t.app.memoryTier!.getMany([address], kind)).entries[0];
-    const l3 = (await t.app.sharedTier!.getMany([address], kind)).entries[0];
+    const l2 = (await t.app.cache.local!.getMany([address], kind)).entries[0];
+    const l3 = (await t.app.cache.shared!.getMany([address], kind)).entries[0];
     return { L2: l2?.value, L3: l3?.value };
   }
 
@@ -109,13 +109,13 @@ describe('no stale fill', () => {
     const address = a.app.addresses.entity('Product', id);
     const older = await a.app.database.prisma.product.update({ where: { id }, data: { name: 'Older write', version: { increment: 1 } } });
     // Writer 1 (on A) invalidates for its commit...
-    const after = await a.app.invalidator.invalidate([`Product:${id}`]);
+    const after = await a.app.cache.invalidator.invalidate([`Product:${id}`]);
     // ...writer 2 (on B) commits a newer row and invalidates, and A hears it, before writer 1 writes through.
     await a.app.database.prisma.product.update({ where: { id }, data: { name: 'Newer write', version: { increment: 1 } } });
-    await b.app.invalidator.invalidate([`Product:${id}`]);
+    await b.app.cache.invalidator.invalidate([`Product:${id}`]);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await a.app.readThrough.writeThrough(a.app.kinds.Product, [{ ...address, value: older }], after);
-    for (const tier of [a.app.memoryTier!, a.app.sharedTier!]) {
+    await a.app.cache.readThrough.writeThrough(a.app.kinds.Product, [{ ...address, value: older }], after);
+    for (const tier of [a.app.cache.local!, a.app.cache.shared!]) {
       const { entries } = await tier.getMany([address], a.app.kinds.Product as CachedKind<ProductRecord>);
       expect(entries[0], tier.name).toBeUndefined();
     }

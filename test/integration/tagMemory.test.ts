@@ -29,7 +29,7 @@ describe('tag memory under a create/delete workload', () => {
     }
 
     // One Redis here (not a cluster): SCAN sees every key.
-    const redis = t.app.redis as Redis;
+    const redis = t.app.cache.redis as Redis;
     const keys = await keysUnder(redis, t.prefix);
     const ttls = await Promise.all(keys.map((key) => redis.pttl(key)));
     const bytes = (await Promise.all(keys.map((key) => redis.memory('USAGE', key)))).reduce<number>((sum, n) => sum + (n ?? 0), 0);

@@ -140,8 +140,8 @@ describe('write path: mutations write through and invalidate by tag', () => {
 /** Every L3 key of the app with its bytes, and the size of its L2. */
 async function cacheSnapshot(t: TestApp) {
   // One Redis here (not a cluster): SCAN sees every key.
-  const redis = t.app.redis as Redis;
+  const redis = t.app.cache.redis as Redis;
   const keys = (await keysUnder(redis, t.prefix)).sort();
   const values = keys.length > 0 ? await redis.mgetBuffer(...keys) : [];
-  return { l3: keys.map((key, i) => [key, values[i]?.toString('base64')]), l2Bytes: t.app.memoryTier?.sizeBytes };
+  return { l3: keys.map((key, i) => [key, values[i]?.toString('base64')]), l2Bytes: t.app.cache.local?.sizeBytes };
 }

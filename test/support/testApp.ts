@@ -74,14 +74,14 @@ export async function startTestApp(env: Record<string, string | undefined> = {},
   }
 
   const redisCommands: string[] = [];
-  if (app.redis) {
+  if (app.cache.redis) {
     // Instrumentation, not a mock: every command still goes to the real Redis.
-    const send = app.redis.sendCommand.bind(app.redis) as (...args: unknown[]) => unknown;
+    const send = app.cache.redis.sendCommand.bind(app.cache.redis) as (...args: unknown[]) => unknown;
     // Every argument passed on: a Cluster client's third one routes the command to a node.
-    app.redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
+    app.cache.redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
       redisCommands.push(command.name);
       return send(command, ...rest);
-    }) as typeof app.redis.sendCommand;
+    }) as typeof app.cache.redis.sendCommand;
   }
 
   return {

@@ -12,6 +12,8 @@ export interface TierGuardOptions {
    */
   timeoutMs?: number;
   now?: () => number;
+  /** Told of each transition, once: the cache stack stops trusting the local tier while the shared one is down. */
+  onStateChange?: (state: 'up' | 'down') => void;
 }
 
 /**
@@ -60,12 +62,14 @@ export class TierGuard {
       { err, tier: this.options.tier, cause: error instanceof Error ? error.message : String(error) },
       `cache tier ${this.options.tier} unavailable; reads fall through to the next tier and the database`,
     );
+    this.options.onStateChange?.('down');
   }
 
   private markUp(): void {
     if (!this.down) return;
     this.down = false;
     this.options.logger.info({ tier: this.options.tier }, `cache tier ${this.options.tier} recovered`);
+    this.options.onStateChange?.('up');
   }
 }
 

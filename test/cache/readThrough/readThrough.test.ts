@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { encodeEntry } from '../../src/cache/codec.ts';
-import { TOMBSTONE_VERSION, type CacheEntry, type CachedKind } from '../../src/cache/entry.ts';
-import { ReadThrough, type CacheRequest, type LoadEvent, type ReadThroughOptions } from '../../src/cache/readThrough.ts';
-import { tags } from '../../src/cache/tags/tags.ts';
-import { MemoryTier } from '../../src/cache/tiers/memoryTier.ts';
-import type { CacheTier } from '../../src/cache/tiers/tier.ts';
-import { categoryShape, productShape, type CategoryRecord, type ProductRecord } from '../../src/catalog/records.ts';
+import { encodeEntry } from '../../../src/cache/codec.ts';
+import { TOMBSTONE_VERSION, type CacheEntry, type CachedKind } from '../../../src/cache/entry.ts';
+import { ReadThrough, type CacheItem, type LoadEvent, type ReadThroughOptions } from '../../../src/cache/readThrough/readThrough.ts';
+import { SingleFlight } from '../../../src/cache/stampede/singleFlight.ts';
+import { tags } from '../../../src/cache/tags/tags.ts';
+import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
+import type { CacheTier } from '../../../src/cache/tiers/tier.ts';
+import { categoryShape, productShape, type CategoryRecord, type ProductRecord } from '../../../src/catalog/records.ts';
 
 const categoryKind: CachedKind<CategoryRecord> = {
   name: 'Category',
@@ -42,18 +43,17 @@ const product = (id: number, version: number): ProductRecord => ({
 });
 
 /** A DataLoader batch of ids of one type, with the key and tags each item is cached under. */
-function batch(ids: readonly number[], typeName = 'Category'): CacheRequest<number> {
-  return {
-    items: ids,
-    keys: ids.map((id) => `${typeName}#${id}`),
-    tags: ids.map((id) => [tags.entity(typeName, id), tags.type(typeName)]),
-  };
+function batch(ids: readonly number[], typeName = 'Category'): CacheItem<number>[] {
+  return ids.map((id) => ({ item: id, key: `${typeName}#${id}`, tags: [tags.entity(typeName, id), tags.type(typeName)] }));
 }
+
+/** The options every ReadThrough here shares: no lease wait to speak of, XFetch as configured by default. */
+const basics = { leaseWaitMs: 1000, freshness: { beta: 1 } };
 
 /** What `tier` serves for one id, read as ReadThrough reads it. */
 async function cached<V>(tier: CacheTier, kind: CachedKind<V>, id: number): Promise<CacheEntry<V> | undefined> {
   const request = batch([id], kind.name);
-  return (await tier.getMany([{ key: request.keys[0]!, tags: request.tags[0]! }], kind)).entries[0];
+  return (await tier.getMany([{ key: request[0]!.key, tags: request[0]!.tags }], kind)).entries[0];
 }
 
 /** A promise the test settles when it chooses. */
@@ -106,7 +106,8 @@ function setup(options: Partial<ReadThroughOptions> = {}) {
   const loads: LoadEvent[] = [];
   const refreshErrors: Array<[unknown, string]> = [];
   const readThrough = new ReadThrough({
-    tiers: [l2, l3],
+    tiers: { local: l2, shared: l3 },
+    ...basics,
     now: () => clock.now,
     elapsed: () => clock.elapsed,
     random: () => clock.random,
@@ -188,7 +189,7 @@ describe('ReadThrough reads', () => {
     expect(await readThrough.getMany({ ...categoryKind, ttlSeconds: 0 }, batch([1]), db.load)).toEqual([category(1)]);
     expect(await cached(l2, categoryKind, 1)).toBeUndefined();
     expect(loads).toEqual([{ kind: 'Category', keys: ['Category#1'], reason: 'miss' }]);
-    const none = new ReadThrough({ tiers: [] });
+    const none = new ReadThrough({ tiers: {}, ...basics });
     expect(await none.getMany(categoryKind, batch([1]), db.load)).toEqual([category(1)]);
   });
 
@@ -257,7 +258,7 @@ describe('ReadThrough coherence', () => {
     await get([1], db.load);
     await invalidate([tags.entity('Category', 1)]);
     const request = batch([1]);
-    await readThrough.writeThrough(categoryKind, [{ key: request.keys[0]!, tags: request.tags[0]!, value: category(1, 'new') }]);
+    await readThrough.writeThrough(categoryKind, [{ key: request[0]!.key, tags: request[0]!.tags, value: category(1, 'new') }]);
     expect((await cached(l2, categoryKind, 1))?.value).toEqual(category(1, 'new'));
     expect((await cached(l3, categoryKind, 1))?.value).toEqual(category(1, 'new'));
     expect(await get([1], db.load)).toEqual([category(1, 'new')]);
@@ -274,7 +275,7 @@ describe('ReadThrough coherence', () => {
     db.rows.set(1, category(1, 'new'));
     await invalidate([tags.entity('Category', 1)]);
     const request = batch([1]);
-    await readThrough.writeThrough(categoryKind, [{ key: request.keys[0]!, tags: request.tags[0]!, value: category(1, 'new') }]);
+    await readThrough.writeThrough(categoryKind, [{ key: request[0]!.key, tags: request[0]!.tags, value: category(1, 'new') }]);
     held.release();
     await reading;
     expect((await cached(l2, categoryKind, 1))?.value).toEqual(category(1, 'new'));
@@ -294,7 +295,7 @@ describe('ReadThrough coherence', () => {
     // invalidation, arrives after it.
     db.rows.delete(7);
     const request = batch([7], 'Product');
-    await readThrough.writeThrough(productKind, [{ key: request.keys[0]!, tags: request.tags[0]!, value: null, version: TOMBSTONE_VERSION }]);
+    await readThrough.writeThrough(productKind, [{ key: request[0]!.key, tags: request[0]!.tags, value: null, version: TOMBSTONE_VERSION }]);
     held.release();
     expect(await reading).toEqual([product(7, 3)]);
     for (const tier of [l2, l3]) {
@@ -303,7 +304,7 @@ describe('ReadThrough coherence', () => {
       expect(entry?.version).toBe(TOMBSTONE_VERSION);
     }
     // A late write-through of an older version is refused too.
-    await readThrough.writeThrough(productKind, [{ key: request.keys[0]!, tags: request.tags[0]!, value: product(7, 4) }]);
+    await readThrough.writeThrough(productKind, [{ key: request[0]!.key, tags: request[0]!.tags, value: product(7, 4) }]);
     expect(await get([7], db.load, productKind)).toEqual([null]);
     expect(db.calls).toHaveLength(1);
   });
@@ -402,6 +403,29 @@ describe('ReadThrough grace (stale while revalidate)', () => {
     expect(refreshes()).toEqual([{ kind: 'Category', keys: ['Category#1'], reason: 'refresh' }]);
   });
 
+  it('a refresh that began before an invalidation is not joined by a miss after it (the flight is abandoned)', async () => {
+    const flights = new SingleFlight<unknown>();
+    const context = setup({ flights });
+    const db = database({ 1: category(1, 'cached') });
+    await context.get([1], db.load, gracedKind);
+    context.clock.now += 60_000;
+    // A stale hit starts a refresh that reads the old row, held open.
+    db.rows.set(1, category(1, 'old, read by the refresh'));
+    const held = db.hold();
+    expect(await context.get([1], db.load, gracedKind)).toEqual([category(1, 'cached')]);
+    await held.started;
+    // A write commits and invalidates, as the stack's invalidator does (dropLocal abandons flights).
+    db.rows.set(1, category(1, 'written'));
+    await context.invalidate(['Category:1']);
+    flights.abandon(['Category:1']);
+    // A miss after the write loads for itself, and sees the write.
+    const after = context.get([1], db.load, gracedKind);
+    held.release();
+    expect(await after).toEqual([category(1, 'written')]);
+    await settle();
+    expect((await cached(context.l2, gracedKind, 1))?.value).toEqual(category(1, 'written'));
+  });
+
   it('past its grace, is a miss: the request waits for the load', async () => {
     const { get, clock, db, loads } = await cachedWithGrace();
     clock.now += 90_000;
@@ -455,8 +479,8 @@ describe('ReadThrough background refresh refills the tiers', () => {
     // Another instance refreshed the entry in L3 a moment ago.
     const request = batch([1]);
     const newer: CacheEntry<CategoryRecord> = { value: category(1, 'refreshed elsewhere'), expiresAt: clock.now + 60_000, staleUntil: clock.now + 90_000, computeMs: 1, version: 0 };
-    const writes = [{ key: request.keys[0]!, tags: request.tags[0]!, entry: newer, bytes: encodeEntry(newer), ttlMs: 90_000 }];
-    await l3.setMany(writes, await l3.fence(request.tags[0]!));
+    const writes = [{ key: request[0]!.key, tags: request[0]!.tags, entry: newer, bytes: encodeEntry(newer), ttlMs: 90_000 }];
+    await l3.setMany(writes, await l3.fence(request[0]!.tags));
     expect(await get([1], db.load, gracedKind)).toEqual([category(1, 'cached')]);
     await settle();
     expect(refreshes()).toEqual([]);
