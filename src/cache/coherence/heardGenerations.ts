@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { isCreatedGeneration } from '../tiers/redisTier.ts';
 
 export interface HeardGenerationsOptions {
   /** How many tags are remembered; a forgotten tag is treated as never heard (conservative). @default 100000 */
@@ -19,6 +20,17 @@ export interface HeardGenerationsOptions {
  * response ran. A generation never heard here (its message lost, sent before this instance started,
  * or sent while its L3 call timed out) keeps responses carrying that tag out of L3 until the tag's
  * generation expires: fewer L3 stores, never a stale one.
+ *
+ * A tag without a generation is never admitted: its key may have been evicted, or lost in a
+ * failover, after an invalidation whose data this L2 may not have. RedisTier gives such a tag a new
+ * generation when a fence finds none, marked as created (`~`, see isCreatedGeneration); a created
+ * generation is admitted without being heard. No invalidation produced it, so no message will ever
+ * carry it. Admitting it is safe as long as the bus is healthy: the invalidation that preceded the
+ * lost key (if any) reached this L2 over the bus, and a bus that cannot hear pauses and clears L2
+ * (InvalidationBus). The residual case: the tag key is evicted (or lost) within the bus delivery
+ * delay of its invalidation, milliseconds after it was set; a fence here then creates a generation
+ * before the message has arrived here, and a response computed from this L2's old data is admitted
+ * and stamped with it. It stays servable until its TTL or the tag's next invalidation.
  *
  * An earlier version also admitted a generation first seen 2 s before a request started, assuming
  * any message for it would have arrived by then. It rested on a bound on pub/sub delivery that
@@ -42,12 +54,14 @@ export class HeardGenerations {
   }
 
   /**
-   * Whether every one of the `current` generations (null: the tag was not invalidated within its
-   * lifetime) has been applied to this instance's L2.
+   * Whether a response may be stamped with the `current` generations of its tags: every one of them
+   * created by a read, or applied to this instance's L2. A missing one (null or undefined: its key
+   * was not there, or could not be read) refuses it.
    */
-  admits(current: ReadonlyMap<string, string | null>): boolean {
+  admits(current: ReadonlyMap<string, string | null | undefined>): boolean {
     for (const [tag, generation] of current) {
-      if (generation !== null && this.known.get(tag) !== generation) return false;
+      if (generation === null || generation === undefined) return false;
+      if (!isCreatedGeneration(generation) && this.known.get(tag) !== generation) return false;
     }
     return true;
   }

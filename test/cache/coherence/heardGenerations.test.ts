@@ -2,8 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { HeardGenerations } from '../../../src/cache/coherence/heardGenerations.ts';
 
 describe('HeardGenerations', () => {
-  it('admits tags never invalidated within their lifetime (no generation)', () => {
-    expect(new HeardGenerations().admits(new Map([['Product:1', null]]))).toBe(true);
+  it('refuses a tag with no generation (its key missing or unread): it may have been evicted', () => {
+    expect(new HeardGenerations().admits(new Map([['Product:1', null]]))).toBe(false);
+    expect(new HeardGenerations().admits(new Map([['Product:1', undefined]]))).toBe(false);
+  });
+
+  it('admits a generation created by a read (~): no invalidation made it, so there is nothing to hear', () => {
+    expect(new HeardGenerations().admits(new Map([['Product:1', '~c1']]))).toBe(true);
   });
 
   it('admits a generation this instance heard (the caller’s L2 fence covers one heard while it ran)', () => {
@@ -24,11 +29,12 @@ describe('HeardGenerations', () => {
     expect(heard.admits(new Map([['Product:1', 'g2']]))).toBe(true);
   });
 
-  it('one unheard tag refuses the whole response', () => {
+  it('one unheard or missing tag refuses the whole response', () => {
     const heard = new HeardGenerations();
     heard.heard(['A', 'B'], ['a1', 'b1']);
-    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b1'], ['C', null]]))).toBe(true);
-    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b2']]))).toBe(false);
+    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b1'], ['C', '~c']]))).toBe(true);
+    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b2'], ['C', '~c']]))).toBe(false);
+    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b1'], ['C', null]]))).toBe(false);
   });
 
   it('forgets the least recently used tags beyond its bound, conservatively', () => {

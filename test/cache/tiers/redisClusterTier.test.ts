@@ -71,4 +71,21 @@ describe('RedisTier on Redis Cluster', () => {
     await store(tier, writes);
     expect((await entries(tier, writes.map(read))).every((e) => e !== undefined)).toBe(true);
   });
+
+  it('reads entries whose tag keys were lost as misses, and creates their generations across slots', async () => {
+    const keys = new CacheKeys('cluster-lost:');
+    const tier = tierOver(keys);
+    const writes = Array.from({ length: 30 }, (_, i) => write(`cluster-lost:${i}`, category(i + 1), { tags: [`Category:${i + 1}`, 'Category'] }));
+    await store(tier, writes);
+    await tier.invalidateTags(writes.map((w) => w.tags[0] as string));
+    await store(tier, writes);
+    // Evicted, or lost in a failover: one DEL per key, as they live in different slots.
+    await Promise.all(writes.map((w) => client.del(keys.tag(w.tags[0] as string))));
+    const { entries: lost, fence } = await tier.getMany(writes.map(read), categoryKind);
+    expect(lost.every((e) => e === undefined)).toBe(true);
+    const created = await Promise.all(writes.map((w) => client.get(keys.tag(w.tags[0] as string))));
+    expect(created.every((generation) => generation?.startsWith('~'))).toBe(true);
+    await tier.setMany(writes, fence);
+    expect((await entries(tier, writes.map(read))).every((e) => e !== undefined)).toBe(true);
+  });
 });
