@@ -103,7 +103,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
   };
 
   const redis = target ? connect(target) : undefined;
-  const subscriber = target && local ? connect(target) : undefined;
+  const subscriber = target && local ? createRedisClient({ ...target, commandTimeoutMs: config.redisCommandTimeoutMs, shardedSubscribers: true }) : undefined;
   const guard = redis
     ? new TierGuard({
         tier: 'L3',

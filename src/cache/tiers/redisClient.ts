@@ -16,6 +16,12 @@ export interface ClusterClientOptions {
   clusterNodes: readonly ClusterNode[];
   /** As {@link RedisClientOptions.commandTimeoutMs}. */
   commandTimeoutMs: number;
+  /**
+   * For a subscriber: sharded pub/sub (SSUBSCRIBE), so a channel's messages come from the one node
+   * that owns its slot, in order, and a subscriber that moves with the slot is noticed (see
+   * InvalidationBus). @default false
+   */
+  shardedSubscribers?: boolean;
 }
 
 /**
@@ -34,6 +40,7 @@ export function createRedisClient(options: RedisClientOptions | ClusterClientOpt
       enableOfflineQueue: false,
       clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 2000),
       enableAutoPipelining: true,
+      ...(options.shardedSubscribers ? { shardedSubscribers: true } : {}),
     });
   }
   return new Redis(options.url, {
