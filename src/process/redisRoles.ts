@@ -111,7 +111,7 @@ export async function checkRedisRoles(connections: RoleConnections, options: Red
 /** The {@link CHECKED_SETTINGS} of one node, or why they could not be read; never rejects. */
 export async function readSettings(node: Redis, timeoutMs: number): Promise<SettingsReply> {
   try {
-    // One CONFIG GET per setting: several parameters in one are Redis 7 only. Auto-pipelined, so one round trip.
+    // One CONFIG GET per setting (several parameters in one are Redis 7 only), all sent at once.
     const replies = await withTimeout(Promise.all(CHECKED_SETTINGS.map((name) => node.config('GET', name) as Promise<unknown>)), timeoutMs);
     const settings: Partial<Record<CheckedSetting, string>> = {};
     CHECKED_SETTINGS.forEach((name, i) => {
