@@ -13,13 +13,13 @@ import { CacheKeys } from './cache/keys.ts';
 import type { LoadEvent } from './cache/readThrough/readThrough.ts';
 import { createCacheStack, type CacheStack } from './cache/stack.ts';
 import { tags } from './cache/tags/tags.ts';
-import { closeRedisClient, createRedisClient } from './cache/tiers/redisClient.ts';
+import { closeRedisClient, createRedisClient, waitUntilReady } from './cache/tiers/redisClient.ts';
 import { TierGuard } from './cache/tiers/tierGuard.ts';
 import { CacheAddresses } from './catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema, type CachedKinds } from './catalog/cachedKinds.ts';
 import { CatalogQueries } from './catalog/queries.ts';
 import { CatalogWrites } from './catalog/writes.ts';
-import { assertSafeToServe, redisTarget, type Config } from './config/config.ts';
+import { assertSafeToServe, redisTarget, viewsRedisTarget, type Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog, signSeededUser } from './database/seedCatalog.ts';
@@ -33,6 +33,7 @@ import { boundedDocumentStore, DOCUMENT_STORE_BYTES } from './limits/documentSto
 import { operationLimits } from './limits/operationLimits.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
+import { checkRedisRoles } from './process/redisRoles.ts';
 import { typeHttpPolicies } from './responses/httpPolicy.ts';
 import { loggingPurgeHook, type PurgeHook } from './responses/purgeHook.ts';
 import { responsePolicyPlugin } from './responses/responsePolicyPlugin.ts';
@@ -114,18 +115,22 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       ? new PersistedQueryCache({ redis, guard: cache.guard, prefix: keys.keyspace, ttlSeconds: config.apqTtlSeconds, maxEntries: config.apqMaxEntries })
       : undefined;
 
-  // Write-behind product views: buffered in Redis and flushed in batches, or straight to the database without Redis.
-  const viewCounter = redis
-    ? new ViewCounter({
-        redis,
-        prefix: config.cachePrefix,
-        prisma: database.prisma,
-        logger,
-        guard: new TierGuard({ tier: 'views', logger, timeoutMs: config.redisCommandTimeoutMs }),
-      })
+  // Write-behind product views: buffered in the views Redis (a store, not the cache: see config.ts) and
+  // flushed in batches, or straight to the database without one.
+  const viewsTarget = viewsRedisTarget(config);
+  const viewsRedis = viewsTarget ? connect(viewsTarget) : undefined;
+  const viewsGuard = new TierGuard({ tier: 'views', logger, timeoutMs: config.redisCommandTimeoutMs });
+  viewsRedis?.on('error', (error) => viewsGuard.markDown(error));
+  if (viewsRedis) await waitUntilReady(viewsRedis, 2000);
+  const viewCounter = viewsRedis
+    ? new ViewCounter({ redis: viewsRedis, prefix: config.cachePrefix, prisma: database.prisma, logger, guard: viewsGuard })
     : undefined;
   // The flusher's stream commands get their own connection: background batches never queue behind, or in front of, requests.
-  const flusherRedis = redis && target ? connect(target) : undefined;
+  const flusherRedis = viewsTarget ? connect(viewsTarget) : undefined;
+  // Failures surface (and are logged once) through the flush loop; the client only reconnects.
+  flusherRedis?.on('error', () => {});
+  // Each role's Redis must be able to keep its promise: a setting that breaks one is a warning, never a failed start.
+  await checkRedisRoles({ cache: redis, views: viewsRedis }, { logger, timeoutMs: config.redisCommandTimeoutMs });
   const viewFlusher = flusherRedis
     ? new ViewFlusher({
         redis: flusherRedis,
@@ -275,6 +280,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       // Buffered views go to the database before the connections close.
       await viewFlusher?.stop();
       if (flusherRedis) await closeRedisClient(flusherRedis);
+      if (viewsRedis) await closeRedisClient(viewsRedis);
       await cache.close();
       await database.close();
     },

@@ -18,6 +18,14 @@ export interface Config {
   redisUrl: string | undefined;
   /** `REDIS_CLUSTER_NODES`: `host:port,host:port`, some nodes of a Redis Cluster to use instead of `REDIS_URL`. */
   redisClusterNodes: readonly ClusterNode[] | undefined;
+  /**
+   * `VIEWS_REDIS_URL`: the Redis that buffers product views until a flusher moves them into the
+   * database. A store, not a cache: what it loses is lost, so run it with `appendonly yes` and
+   * `maxmemory-policy noeviction` (process/redisRoles.ts warns at startup otherwise). Set, it is used
+   * whatever {@link Config.cacheTiers} says.
+   * @default the cache's Redis ({@link Config.redisUrl} or {@link Config.redisClusterNodes}) while `l3` is in {@link Config.cacheTiers}; without one, each view goes straight to the database
+   */
+  viewsRedisUrl: string | undefined;
   /** `CACHE_TIERS`: comma-separated subset of l1,l2,l3; empty turns caching off. @default "l1,l2,l3" */
   cacheTiers: ReadonlySet<CacheTierName>;
   /** `CACHE_PREFIX`: prefix of every Redis key. Braces are refused: they would form a Redis Cluster hash tag. @default "gqlcache:" */
@@ -117,6 +125,7 @@ export function loadConfig(env: Env = process.env): Config {
     pgliteDataDir: text(env, 'PGLITE_DATA_DIR', '.data/pglite'),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisClusterNodes: clusterNodes(env),
+    viewsRedisUrl: url(env, 'VIEWS_REDIS_URL', ['redis:', 'rediss:']),
     cacheTiers: tiers(env),
     cachePrefix: prefix(env),
     l2MaxBytes: integer(env, 'CACHE_L2_MAX_BYTES', 64 * 1024 * 1024, 1024, Number.MAX_SAFE_INTEGER),
@@ -250,6 +259,12 @@ export function assertSafeToServe(config: Pick<Config, 'authTokenSecret' | 'prod
 export function redisTarget(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): { url: string } | { clusterNodes: readonly ClusterNode[] } | undefined {
   if (config.redisClusterNodes) return { clusterNodes: config.redisClusterNodes };
   return config.redisUrl === undefined ? undefined : { url: config.redisUrl };
+}
+
+/** Where product views are buffered: see {@link Config.viewsRedisUrl}; undefined, nowhere (each view goes straight to the database). */
+export function viewsRedisTarget(config: Config): ReturnType<typeof redisTarget> {
+  if (config.viewsRedisUrl !== undefined) return { url: config.viewsRedisUrl };
+  return config.cacheTiers.has('l3') ? redisTarget(config) : undefined;
 }
 
 function tiers(env: Env): ReadonlySet<CacheTierName> {

@@ -3,12 +3,13 @@
 // pending in the consumer group, for the next flusher to claim.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { closeRedisClient, createRedisClient } from '../cache/tiers/redisClient.ts';
-import { loadConfig, redisTarget } from '../config/config.ts';
+import { closeRedisClient, createRedisClient, waitUntilReady } from '../cache/tiers/redisClient.ts';
+import { loadConfig, viewsRedisTarget } from '../config/config.ts';
 import { openDatabase } from '../database/database.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger } from '../logging/logger.ts';
 import { readConfigOrExit, stopOnSignals } from '../process/lifecycle.ts';
+import { checkRedisRoles } from '../process/redisRoles.ts';
 import { ViewFlusher } from './viewFlusher.ts';
 
 const settings = readConfigOrExit(() => readSettings(process.env));
@@ -19,6 +20,9 @@ const database = await openDatabase(config);
 const redis = createRedisClient({ ...settings.redis, commandTimeoutMs: config.redisCommandTimeoutMs });
 // Failures surface (and are logged once) through the flush loop; the client only reconnects.
 redis.on('error', () => {});
+// This process may run where no server does: it warns about a views store that cannot keep its views too.
+await waitUntilReady(redis, 2000);
+await checkRedisRoles({ views: redis }, { logger, timeoutMs: config.redisCommandTimeoutMs });
 
 // Unique per process, so the group shows which process holds which batch; a restarted flusher takes
 // its dead predecessor's batch over through XAUTOCLAIM, like any abandoned batch.
@@ -43,12 +47,14 @@ async function shutdown(): Promise<void> {
   await database.close();
 }
 
-/** The app's configuration (VIEW_FLUSH_* among it), which must name a PostgreSQL server and a Redis. */
+/** The app's configuration (VIEW_FLUSH_* among it), which must name a PostgreSQL server and the views Redis. */
 function readSettings(env: Record<string, string | undefined>) {
   const config = loadConfig(env);
   // An embedded database belongs to the app's process; only a server can be shared with this one.
   if (config.databaseUrl === undefined) throw new ConfigError('DATABASE_URL', undefined, 'the view flusher needs a PostgreSQL server');
-  const redis = redisTarget(config);
-  if (redis === undefined) throw new ConfigError('REDIS_URL', undefined, 'the view flusher reads the views buffered in Redis');
+  const redis = viewsRedisTarget(config);
+  if (redis === undefined) {
+    throw new ConfigError('VIEWS_REDIS_URL', undefined, 'the view flusher reads the views buffered in Redis: set it, or REDIS_URL / REDIS_CLUSTER_NODES with l3 in CACHE_TIERS');
+  }
   return { config, redis };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assertSafeToServe, loadConfig, redisTarget } from '../../src/config/config.ts';
+import { assertSafeToServe, loadConfig, redisTarget, viewsRedisTarget } from '../../src/config/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 describe('configuration', () => {
@@ -9,6 +9,7 @@ describe('configuration', () => {
       port: 4000,
       databaseUrl: undefined,
       redisUrl: undefined,
+      viewsRedisUrl: undefined,
       cachePrefix: 'gqlcache:',
       l2MaxBytes: 64 * 1024 * 1024,
       absentTtlSeconds: 10,
@@ -57,6 +58,21 @@ describe('configuration', () => {
     expect(redisTarget(loadConfig({}))).toBeUndefined();
   });
 
+  it('buffers views in VIEWS_REDIS_URL, else in the cache\'s Redis (one or a Cluster) while L3 is in use, else nowhere', () => {
+    const separate = loadConfig({ REDIS_URL: 'redis://cache:6379', VIEWS_REDIS_URL: 'redis://views:6379' });
+    expect(separate.viewsRedisUrl).toBe('redis://views:6379');
+    expect(viewsRedisTarget(separate)).toEqual({ url: 'redis://views:6379' });
+    expect(redisTarget(separate)).toEqual({ url: 'redis://cache:6379' });
+    // A store of its own is used whatever caching does.
+    expect(viewsRedisTarget(loadConfig({ VIEWS_REDIS_URL: 'rediss://views:6380', CACHE_TIERS: 'l1' }))).toEqual({ url: 'rediss://views:6380' });
+    expect(viewsRedisTarget(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', VIEWS_REDIS_URL: 'redis://views:6379' }))).toEqual({ url: 'redis://views:6379' });
+
+    expect(viewsRedisTarget(loadConfig({ REDIS_URL: 'redis://cache:6379' }))).toEqual({ url: 'redis://cache:6379' });
+    expect(viewsRedisTarget(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000,b:7001' }))).toEqual({ clusterNodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }] });
+    expect(viewsRedisTarget(loadConfig({ REDIS_URL: 'redis://cache:6379', CACHE_TIERS: 'l1,l2' }))).toBeUndefined();
+    expect(viewsRedisTarget(loadConfig({}))).toBeUndefined();
+  });
+
   it('refuses REDIS_URL and REDIS_CLUSTER_NODES together', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://a:1', REDIS_CLUSTER_NODES: 'a:1' })).toThrow(/either REDIS_URL or REDIS_CLUSTER_NODES/);
   });
@@ -67,6 +83,8 @@ describe('configuration', () => {
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL="mysql:\/\/x": must start with postgres:\/\/ or postgresql:\/\//],
     ['DATABASE_URL', 'not a url', /DATABASE_URL="not a url": is not a URL/],
     ['REDIS_URL', 'http://x', /REDIS_URL="http:\/\/x": must start with redis:\/\/ or rediss:\/\//],
+    ['VIEWS_REDIS_URL', 'http://x', /VIEWS_REDIS_URL="http:\/\/x": must start with redis:\/\/ or rediss:\/\//],
+    ['VIEWS_REDIS_URL', 'views:6379', /VIEWS_REDIS_URL="views:6379": must start with redis:\/\//],
     ['CACHE_TIERS', 'l1,l4', /CACHE_TIERS="l1,l4": unknown tier "l4"/],
     ['CACHE_PREFIX', 'a{b}', /CACHE_PREFIX="a\{b\}": must not contain braces/],
     ['CACHE_L2_MAX_BYTES', '-5', /CACHE_L2_MAX_BYTES="-5": must be a whole number/],
