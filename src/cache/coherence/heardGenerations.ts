@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { isCreatedGeneration } from '../tiers/redisTier.ts';
+import { isCreatedGeneration } from '../tags/tagGenerations.ts';
 
 export interface HeardGenerationsOptions {
   /** How many tags are remembered; a forgotten tag is treated as never heard (conservative). @default 100000 */

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import type { Redis } from 'ioredis';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { waitUntilReady } from '../../../src/cache/tiers/redisClient.ts';
-import { groupBySlot, RedisTier } from '../../../src/cache/tiers/redisTier.ts';
+import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
 import { RedisClients } from '../../support/redisClients.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
@@ -85,15 +85,6 @@ describe('RedisTier', () => {
     // The other instance's load began before the invalidation: its fill is never served.
     await other.setMany([write(cached.key, category(1, 'loaded by the other'), { tags })], fence);
     expect(await entries(tier, [read(cached)])).toEqual([undefined]);
-  });
-
-  it('groups keys by hash slot on a cluster, and keeps one group on a single Redis', () => {
-    const sample = ['a', 'b', 'c', 'd', 'e', 'f'];
-    expect(groupBySlot(sample, { isCluster: false })).toEqual([sample]);
-    const groups = groupBySlot(sample, { isCluster: true });
-    expect(groups.flat().sort()).toEqual(sample);
-    // Keys that share a hash tag share a slot, so they stay together.
-    expect(groupBySlot(['{u1}a', '{u1}b'], { isCluster: true })).toEqual([['{u1}a', '{u1}b']]);
   });
 });
 
