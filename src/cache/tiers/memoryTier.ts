@@ -1,16 +1,30 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheEntry, CachedKind } from '../entry.ts';
+import { InvalidationLog, type InvalidationLogOptions, type LogFence } from '../coherence/invalidationLog.ts';
 import type { CacheTier, TierFence, TierLookup, TierRead, TierWrite } from './tier.ts';
 
-export interface MemoryTierOptions {
+interface MemoryTierBaseOptions {
   /** The bound on the sum of entry sizes, in bytes; least recently used entries go first. */
   maxBytes: number;
+}
+
+interface WithSharedLog {
   /**
-   * How many recently invalidated tags are remembered to fence writes (see {@link TierFence}).
-   * Older ones are forgotten conservatively: a write fenced before them is refused. @default 100000
+   * The invalidation log that fences fills (see {@link InvalidationLog}), shared with whatever else
+   * caches in this process (the response tier, list fills). Absent: the tier makes a log of its own.
    */
+  log: InvalidationLog;
+  rememberedTags?: never;
+}
+
+interface WithOwnLog {
+  log?: undefined;
+  /** How many invalidated tags the tier's own log remembers: {@link InvalidationLogOptions.rememberedTags}. */
   rememberedTags?: number;
 }
+
+/** A shared log is configured where it is made: with `log`, `rememberedTags` does not type-check. */
+export type MemoryTierOptions = MemoryTierBaseOptions & (WithSharedLog | WithOwnLog);
 
 /**
  * L2: one per process, bounded by bytes, never by entry count alone. Entries are kept decoded (a hit
@@ -18,19 +32,15 @@ export interface MemoryTierOptions {
  *
  * Coherence: a tag index (tag -> keys) lets `invalidateTags` drop every entry carrying a tag at once,
  * whether the invalidation was made here or arrived from another instance over pub/sub. Fences are
- * a local invalidation counter: a fill whose tags were invalidated after its fence is refused, so a
- * load that raced a write never caches the old row.
+ * positions in the process's {@link InvalidationLog}: a fill whose tags were invalidated after its
+ * fence is refused, so a load that raced a write never caches the old row.
  */
 export class MemoryTier implements CacheTier {
   readonly name = 'L2';
   private readonly lru: LRUCache<string, Stored>;
   private readonly keysByTag = new Map<string, Set<string>>();
-  /** Counts invalidations; a fence is a reading of it. */
-  private sequence = 0;
-  /** The sequence number of each recently invalidated tag. */
-  private readonly invalidatedAt: LRUCache<string, number>;
-  /** Tags not remembered count as invalidated at this sequence number (forgotten, or cleared). */
-  private forgottenAt = 0;
+  /** The log this tier's fences are positions in: its own, or the one it was given. */
+  readonly log: InvalidationLog;
   private paused = false;
 
   constructor(options: MemoryTierOptions) {
@@ -40,16 +50,11 @@ export class MemoryTier implements CacheTier {
       // Evicted, expired, replaced or deleted: the entry leaves the tag index with it.
       dispose: (stored, key) => this.unindex(key, stored.tags),
     });
-    this.invalidatedAt = new LRUCache<string, number>({
-      max: options.rememberedTags ?? 100_000,
-      // Only a tag pushed out is forgotten; a tag invalidated again just gets its new number.
-      noDisposeOnSet: true,
-      dispose: (sequence) => (this.forgottenAt = Math.max(this.forgottenAt, sequence)),
-    });
+    this.log = getValidLog(options);
   }
 
   async getMany<V>(reads: readonly TierRead[], _kind: CachedKind<V>): Promise<TierLookup<V>> {
-    const fence: MemoryFence = { tier: this.name, sequence: this.sequence };
+    const fence = this.currentFence();
     if (this.paused) return { entries: reads.map(() => undefined), fence };
     // Only this process writes L2, with values it loaded and froze itself: no shape check needed.
     return { entries: reads.map((read) => this.lru.get(read.key)?.entry as TierLookup<V>['entries'][number]), fence };
@@ -59,9 +64,9 @@ export class MemoryTier implements CacheTier {
     return this.currentFence();
   }
 
-  /** A fence for any tags, now: L2 fences are one counter, whatever the tags. */
+  /** A fence for any tags, now: a position in the log, whatever the tags. */
   currentFence(): TierFence {
-    const fence: MemoryFence = { tier: this.name, sequence: this.sequence };
+    const fence: MemoryFence = { tier: this.name, ...this.log.fence() };
     return fence;
   }
 
@@ -72,16 +77,14 @@ export class MemoryTier implements CacheTier {
 
   /** Whether any of `tags` was invalidated here after `fence` was taken (or L2 is paused). */
   invalidatedSince(tags: readonly string[], fence: TierFence): boolean {
-    const since = (fence as MemoryFence).sequence;
-    return this.paused || tags.some((tag) => this.lastInvalidated(tag) > since);
+    return this.paused || this.log.invalidatedSince(tags, fence as MemoryFence);
   }
 
   async setMany(writes: readonly TierWrite[], fence: TierFence): Promise<void> {
     if (this.paused) return;
-    const since = (fence as MemoryFence).sequence;
     for (const write of writes) {
       // A tag invalidated after the fence: this value may predate the write that invalidated it.
-      if (write.tags.some((tag) => this.lastInvalidated(tag) > since)) continue;
+      if (this.log.invalidatedSince(write.tags, fence as MemoryFence)) continue;
       const current = this.lru.peek(write.key);
       if (current !== undefined && current.entry.version > write.entry.version) continue;
       this.lru.set(write.key, { entry: write.entry, encodedBytes: write.bytes.length, tags: write.tags }, { ttl: Math.max(1, write.ttlMs) });
@@ -90,9 +93,8 @@ export class MemoryTier implements CacheTier {
   }
 
   async invalidateTags(tags: readonly string[]): Promise<boolean> {
-    this.sequence += 1;
+    this.log.record(tags);
     for (const tag of tags) {
-      this.invalidatedAt.set(tag, this.sequence);
       const keys = this.keysByTag.get(tag);
       if (!keys) continue;
       // Copied: each delete disposes the entry, which edits this set.
@@ -103,9 +105,7 @@ export class MemoryTier implements CacheTier {
 
   /** Drops every entry and refuses every fill fenced before now. */
   clear(): void {
-    this.sequence += 1;
-    this.forgottenAt = this.sequence;
-    this.invalidatedAt.clear();
+    this.log.forgetAll();
     this.lru.clear();
   }
 
@@ -126,10 +126,6 @@ export class MemoryTier implements CacheTier {
   /** Bytes currently held, as counted against maxBytes. */
   get sizeBytes(): number {
     return this.lru.calculatedSize;
-  }
-
-  private lastInvalidated(tag: string): number {
-    return this.invalidatedAt.get(tag) ?? this.forgottenAt;
   }
 
   private index(key: string, tags: readonly string[]): void {
@@ -158,8 +154,14 @@ interface Stored {
   readonly tags: readonly string[];
 }
 
-interface MemoryFence extends TierFence {
-  readonly sequence: number;
+interface MemoryFence extends TierFence, LogFence {}
+
+function getValidLog(options: MemoryTierOptions): InvalidationLog {
+  if (options.log === undefined) return new InvalidationLog({ rememberedTags: options.rememberedTags });
+  if (options.rememberedTags !== undefined) {
+    throw new TypeError('rememberedTags configures the tier\'s own log: with a shared log, set it where the log is made');
+  }
+  return options.log;
 }
 
 /** A rough cost of the Map slot, entry object and LRU bookkeeping, so tiny entries still count. */

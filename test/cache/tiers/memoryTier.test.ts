@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidationLog } from '../../../src/cache/coherence/invalidationLog.ts';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
 import { category, entries, read, store, tierContract, write } from './tierContract.ts';
 
@@ -94,5 +95,40 @@ describe('MemoryTier while paused (it cannot hear other instances’ invalidatio
     expect(await entries(tier, [read(w)])).toEqual([undefined]);
     await tier.setMany([w], await tier.fence(w.tags));
     expect(await entries(tier, [read(w)])).toEqual([w.entry]);
+  });
+});
+
+describe('MemoryTier fences with a shared InvalidationLog', () => {
+  it('refuses a fill whose tag was invalidated in the log by someone else after its fence', async () => {
+    const log = new InvalidationLog();
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024, log });
+    const w = write('k', category(1), { tags: ['Category:1'] });
+    const fence = tier.currentFence();
+    log.record(['Category:1']);
+    expect(tier.invalidatedSince(w.tags, fence)).toBe(true);
+    await tier.setMany([w], fence);
+    expect(await entries(tier, [read(w)])).toEqual([undefined]);
+  });
+
+  it('records its own invalidations in the log, and clear() refuses every fence taken before it', async () => {
+    const log = new InvalidationLog();
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024, log });
+    expect(tier.log).toBe(log);
+    const fence = log.fence();
+    await tier.invalidateTags(['Category:1']);
+    expect(log.invalidatedSince(['Category:1'], fence)).toBe(true);
+    const beforeClear = log.fence();
+    tier.clear();
+    expect(log.invalidatedSince(['Other'], beforeClear)).toBe(true);
+  });
+
+  it('makes a log of its own when given none', async () => {
+    const tier = new MemoryTier({ maxBytes: 1024 * 1024, rememberedTags: 5 });
+    expect(tier.log).toBeInstanceOf(InvalidationLog);
+  });
+
+  it('refuses rememberedTags next to a shared log: that log is configured where it is made', () => {
+    // @ts-expect-error rememberedTags and log do not go together
+    expect(() => new MemoryTier({ maxBytes: 1024, log: new InvalidationLog(), rememberedTags: 5 })).toThrow(/rememberedTags/);
   });
 });
