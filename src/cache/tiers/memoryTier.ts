@@ -38,15 +38,17 @@ export type MemoryTierOptions = MemoryTierBaseOptions & (WithSharedLog | WithOwn
 export class MemoryTier implements CacheTier {
   readonly name = 'L2';
   private readonly lru: LRUCache<string, Stored>;
+  private readonly maxBytes: number;
   private readonly keysByTag = new Map<string, Set<string>>();
   /** The log this tier's fences are positions in: its own, or the one it was given. */
   readonly log: InvalidationLog;
   private paused = false;
 
   constructor(options: MemoryTierOptions) {
+    this.maxBytes = options.maxBytes;
     this.lru = new LRUCache<string, Stored>({
       maxSize: options.maxBytes,
-      sizeCalculation: (stored, key) => stored.encodedBytes + key.length + ENTRY_OVERHEAD_BYTES,
+      sizeCalculation: (stored) => stored.bytes,
       // Evicted, expired, replaced or deleted: the entry leaves the tag index with it.
       dispose: (stored, key) => this.unindex(key, stored.tags),
     });
@@ -87,7 +89,14 @@ export class MemoryTier implements CacheTier {
       if (this.log.invalidatedSince(write.tags, fence as MemoryFence)) continue;
       const current = this.lru.peek(write.key);
       if (current !== undefined && current.entry.version > write.entry.version) continue;
-      this.lru.set(write.key, { entry: write.entry, encodedBytes: write.bytes.length, tags: write.tags }, { ttl: Math.max(1, write.ttlMs) });
+      const bytes = write.bytes.length + write.key.length + ENTRY_OVERHEAD_BYTES;
+      // Larger than the whole tier: refused before lru-cache sees it (it would drop it without a word,
+      // and the tag index would keep the key). The entry it replaces goes too: it is older.
+      if (bytes > this.maxBytes) {
+        this.lru.delete(write.key);
+        continue;
+      }
+      this.lru.set(write.key, { entry: write.entry, bytes, tags: write.tags }, { ttl: Math.max(1, write.ttlMs) });
       this.index(write.key, write.tags);
     }
   }
@@ -128,6 +137,11 @@ export class MemoryTier implements CacheTier {
     return this.lru.calculatedSize;
   }
 
+  /** How many tags the index holds keys for: what tests check for leftovers. */
+  get indexedTags(): number {
+    return this.keysByTag.size;
+  }
+
   private index(key: string, tags: readonly string[]): void {
     for (const tag of tags) {
       const keys = this.keysByTag.get(tag);
@@ -150,7 +164,8 @@ export class MemoryTier implements CacheTier {
 
 interface Stored {
   readonly entry: TierWrite['entry'];
-  readonly encodedBytes: number;
+  /** Its size, as counted against maxBytes. */
+  readonly bytes: number;
   readonly tags: readonly string[];
 }
 

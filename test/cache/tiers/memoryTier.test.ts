@@ -37,6 +37,27 @@ describe('MemoryTier is bounded by bytes', () => {
   });
 });
 
+describe('MemoryTier refuses an entry larger than maxBytes', () => {
+  it('stores nothing and leaves nothing in the tag index', async () => {
+    const tier = new MemoryTier({ maxBytes: 4096 });
+    const big = write('big', category(1, 'x'.repeat(5000)), { tags: ['Category:1', 'Category'] });
+    await store(tier, [big]);
+    expect(await entries(tier, [read(big)])).toEqual([undefined]);
+    expect(tier.sizeBytes).toBe(0);
+    expect(tier.indexedTags).toBe(0);
+  });
+
+  it('drops the entry it would have replaced, and that entry’s tags', async () => {
+    const tier = new MemoryTier({ maxBytes: 4096 });
+    const small = write('k', category(1), { tags: ['Category:1'] });
+    await store(tier, [small]);
+    await store(tier, [write('k', category(1, 'x'.repeat(5000)), { tags: ['Category:1', 'Category'] })]);
+    expect(await entries(tier, [read(small)])).toEqual([undefined]);
+    expect(tier.sizeBytes).toBe(0);
+    expect(tier.indexedTags).toBe(0);
+  });
+});
+
 describe('MemoryTier remembers a bounded number of invalidated tags', () => {
   it('refuses, conservatively, a write fenced before a tag it has since forgotten', async () => {
     const tier = new MemoryTier({ maxBytes: 1024 * 1024, rememberedTags: 2 });
