@@ -74,7 +74,8 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
   const log = new InvalidationLog();
   const flights = new SingleFlight<unknown>();
   const heard = new HeardGenerations();
-  const local = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes }) : undefined;
+  // One log of this process's invalidations: L2 fences with it, and so do the late fills, with or without L2.
+  const local = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes, log }) : undefined;
   const target = config.cacheTiers.has('l3') ? redisTarget(config) : undefined;
   const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
 
@@ -87,17 +88,21 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
     const now = hearing && sharedUp;
     if (now === trusted) return;
     trusted = now;
-    // Either way, whatever the local tier held may have missed an invalidation.
-    log.forgetAll();
+    // Either way, whatever the local tier held may have missed an invalidation (pause and resume
+    // clear it, and forget the log, which refuses every fill fenced before now).
     flights.abandonAll();
-    if (now) local?.resume();
-    else local?.pause();
+    if (!local) log.forgetAll();
+    else if (now) local.resume();
+    else local.pause();
   };
   /** Drops `tags` from everything this process holds or is loading: see Invalidator.dropLocal. */
   const dropLocal = (tags: readonly string[]): TierFence | undefined => {
-    log.record(tags);
     flights.abandon(tags);
-    if (!local) return undefined;
+    if (!local) {
+      log.record(tags);
+      return undefined;
+    }
+    // Records the tags in the log too: synchronous, so the fence below is the state right after.
     void local.invalidateTags(tags);
     return local.currentFence();
   };
