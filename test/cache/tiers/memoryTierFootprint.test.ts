@@ -3,17 +3,20 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodeEntry } from '../../../src/cache/codec.ts';
 import { HeardGenerations } from '../../../src/cache/coherence/heardGenerations.ts';
 import type { CacheEntry, CachedKind } from '../../../src/cache/entry.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
-import { ReadThrough } from '../../../src/cache/readThrough.ts';
+import { InvalidationLog } from '../../../src/cache/coherence/invalidationLog.ts';
+import { LateFills } from '../../../src/cache/coherence/lateFills.ts';
+import { ReadThrough } from '../../../src/cache/readThrough/readThrough.ts';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
 import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
 import type { TierWrite } from '../../../src/cache/tiers/tier.ts';
 import { productShape, type ProductRecord } from '../../../src/catalog/records.ts';
-import { ResponseCache } from '../../../src/responses/responseCache.ts';
+import { ResponseTier, type Exchange } from '../../../src/responses/responseTier.ts';
 import { storedResponseShape, strongETag, type CompleteResponse, type StoredResponse } from '../../../src/responses/storedResponse.ts';
 import { RedisClients } from '../../support/redisClients.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
@@ -53,16 +56,17 @@ describe('MemoryTier holds its bound in real memory', () => {
     const writer = responseCache({ memoryTier: undefined, sharedTier: shared, keys });
     const reader = responseCache({ memoryTier, sharedTier: shared, keys });
     const count = 1500;
-    await inBatches(count, (i) => writer.store(requestHash(i), 'anonymous', response(i), 60, writer.begin(), 'PUBLIC'));
+    await inBatches(count, (i) => writer.store(i));
     // Another request's read, issued in the same tick: its reply comes back in the same socket read.
     const neighbour = `${prefix}neighbour`;
     await redis.set(neighbour, Buffer.alloc(40 * 1024, 1), 'PX', 60_000);
     const lookUp = async (i: number) => {
-      const [hit] = await Promise.all([reader.lookup(requestHash(i), 'anonymous'), redis.getBuffer(neighbour)]);
-      expect(hit?.kind).toBe('response');
+      const [hit] = await Promise.all([reader.lookup(i), redis.getBuffer(neighbour)]);
+      expect(hit).toBe(true);
     };
 
     for (let i = 0; i < 50; i++) await lookUp(i);
+    await warmRequestMemo(redis, count);
     memoryTier.clear();
     const before = settledMemory();
     for (let i = 50; i < count; i++) await lookUp(i);
@@ -75,11 +79,13 @@ describe('MemoryTier holds its bound in real memory', () => {
     const redis = await clients.connect();
     const keys = new CacheKeys(`${prefix}stored:`);
     const memoryTier = new MemoryTier({ maxBytes: MAX_BYTES });
-    const cache = responseCache({ memoryTier, sharedTier: redisTier(redis, keys), keys });
+    // L2 alone: what L3 keeps beside (its record of the tag generations it keeps alive) is not L2's.
+    const cache = responseCache({ memoryTier, sharedTier: undefined, keys });
     const count = 2000;
-    const store = (i: number) => cache.store(requestHash(i), 'anonymous', response(i), 60, cache.begin(), 'PUBLIC');
+    const store = (i: number) => cache.store(i);
 
     await inBatches(50, store);
+    await warmRequestMemo(redis, 50 + count);
     memoryTier.clear();
     const before = settledMemory();
     await inBatches(count, (i) => store(50 + i));
@@ -93,7 +99,7 @@ describe('MemoryTier holds its bound in real memory', () => {
     const keys = new CacheKeys(`${prefix}rows:`);
     const shared = redisTier(redis, keys);
     const memoryTier = new MemoryTier({ maxBytes: MAX_BYTES });
-    const readThrough = new ReadThrough({ tiers: [memoryTier, shared], freshness: { beta: 0 } });
+    const readThrough = new ReadThrough({ tiers: { local: memoryTier, shared }, leaseWaitMs: 1000, freshness: { beta: 0 } });
     const count = 10_000;
     const batch = 100;
     await inBatches(count / batch, async (b) => {
@@ -102,7 +108,7 @@ describe('MemoryTier holds its bound in real memory', () => {
     });
     const read = async (from: number) => {
       const ids = Array.from({ length: batch }, (_, j) => from + j);
-      const request = { items: ids, keys: ids.map((id) => productKey(keys, id)), tags: ids.map(productTags) };
+      const request = ids.map((id) => ({ item: id, key: productKey(keys, id), tags: productTags(id) }));
       const rows = await readThrough.getMany(productKind, request, async () => {
         throw new Error('every row is in L3: nothing is loaded');
       });
@@ -144,8 +150,61 @@ function redisTier(redis: Awaited<ReturnType<RedisClients['connect']>>, keys: Ca
   return new RedisTier({ redis, guard: new TierGuard({ tier: 'L3', logger }), keys, tagLifetimeMs: () => 10 * 60_000, logger });
 }
 
-function responseCache(tiers: { memoryTier: MemoryTier | undefined; sharedTier: RedisTier; keys: CacheKeys }): ResponseCache {
-  return new ResponseCache({ ...tiers, heard: new HeardGenerations(), kind: responseKind, tagLifetimeMs: () => 10 * 60_000, logger });
+/**
+ * The response tier over these tiers, driven through its one entry point as the HTTP handler drives
+ * it: `store(i)` executes request i (a miss, whose answer is stored), `lookup(i)` reads it back
+ * (resolves true on a hit, which never executes).
+ */
+function responseCache(tiers: { memoryTier: MemoryTier | undefined; sharedTier: RedisTier | undefined; keys: CacheKeys }) {
+  const log = tiers.memoryTier?.log ?? new InvalidationLog();
+  const local = tiers.memoryTier;
+  const shared = tiers.sharedTier;
+  const stack = {
+    ...(local ? { local } : {}),
+    ...(shared ? { shared } : {}),
+    lateFills: new LateFills({ ...(local ? { local } : {}), ...(shared ? { shared } : {}), log, heard: new HeardGenerations(), trusted: () => true }),
+  };
+  const tier = new ResponseTier({
+    stack,
+    keys: tiers.keys,
+    kind: responseKind,
+    tagLifetimeMs: () => 10 * 60_000,
+    headers: { policies: new Map(), tagHeader: 'Cache-Tag' },
+    maxStoredBytes: 1 << 20,
+    logger,
+  });
+  const exchange = (i: number): Exchange => {
+    const search = `?query=${encodeURIComponent('{ products { id name priceCents } }')}&variables=${encodeURIComponent(JSON.stringify({ page: i }))}`;
+    const req = { method: 'GET', url: `/graphql${search}`, headers: { 'content-type': 'application/json' } } as unknown as IncomingMessage;
+    const res = { writeHead: () => res, end: () => res } as unknown as ServerResponse;
+    return { req, res, search, text: undefined, parseBody: () => undefined, viewer: 'anonymous' };
+  };
+  return {
+    store: (i: number) =>
+      tier.serve(exchange(i), async () => {
+        const stored = response(i);
+        return { kind: 'cacheable', body: Buffer.from(stored.body).toString(), contentType: 'application/json', policy: { maxAge: 60, scope: 'PUBLIC' }, tags: stored.tags };
+      }),
+    async lookup(i: number): Promise<boolean> {
+      let executed = false;
+      await tier.serve(exchange(i), async () => {
+        executed = true;
+        return { kind: 'sent' };
+      });
+      return !executed;
+    },
+  };
+}
+
+/**
+ * The response tier memoises each request's identity by its text (bounded on its own, at 8 MiB):
+ * made before the measurement, so that what is measured is L2 alone. Through a tier with keys of its
+ * own, where every request misses and nothing is stored.
+ */
+async function warmRequestMemo(redis: Awaited<ReturnType<RedisClients['connect']>>, count: number): Promise<void> {
+  const keys = new CacheKeys(`${prefix}memo:`);
+  const memo = responseCache({ memoryTier: undefined, sharedTier: redisTier(redis, keys), keys });
+  await inBatches(count, (i) => memo.lookup(i));
 }
 
 function requestHash(i: number): string {
