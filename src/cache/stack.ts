@@ -7,6 +7,7 @@ import { InvalidationBus } from './coherence/invalidationBus.ts';
 import { InvalidationLog } from './coherence/invalidationLog.ts';
 import { Invalidator } from './coherence/invalidator.ts';
 import { LateFills } from './coherence/lateFills.ts';
+import { LocalCoherence } from './coherence/localCoherence.ts';
 import type { CacheKeys } from './keys.ts';
 import { ReadThrough, type LoadEvent } from './readThrough/readThrough.ts';
 import { Leases } from './stampede/leases.ts';
@@ -14,7 +15,6 @@ import { SingleFlight } from './stampede/singleFlight.ts';
 import { MemoryTier } from './tiers/memoryTier.ts';
 import { closeRedisClient, createRedisClient, waitUntilReady } from './tiers/redisClient.ts';
 import { RedisTier } from './tiers/redisTier.ts';
-import type { TierFence } from './tiers/tier.ts';
 import { TierGuard } from './tiers/tierGuard.ts';
 
 /**
@@ -79,33 +79,10 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
   const target = config.cacheTiers.has('l3') ? redisTarget(config) : undefined;
   const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
 
-  // The local tier is trusted while it hears every invalidation and the shared tier answers:
-  // otherwise a write on another instance could leave it serving the old row.
-  let hearing = true;
-  let sharedUp = true;
-  let trusted = true;
-  const reconsider = () => {
-    const now = hearing && sharedUp;
-    if (now === trusted) return;
-    trusted = now;
-    // Either way, whatever the local tier held may have missed an invalidation (pause and resume
-    // clear it, and forget the log, which refuses every fill fenced before now).
-    flights.abandonAll();
-    if (!local) log.forgetAll();
-    else if (now) local.resume();
-    else local.pause();
-  };
-  /** Drops `tags` from everything this process holds or is loading: see Invalidator.dropLocal. */
-  const dropLocal = (tags: readonly string[]): TierFence | undefined => {
-    flights.abandon(tags);
-    if (!local) {
-      log.record(tags);
-      return undefined;
-    }
-    // Records the tags in the log too: synchronous, so the fence below is the state right after.
-    void local.invalidateTags(tags);
-    return local.currentFence();
-  };
+  const coherence = new LocalCoherence({ ...(local ? { local } : {}), log, flights });
+  const dropLocal = (tags: readonly string[]) => coherence.drop(tags);
+  // Made last, as it needs the tiers; the shared tier and its guard ask it about failed invalidations.
+  let invalidator: Invalidator | undefined;
 
   const redis = target ? connect(target) : undefined;
   const subscriber = target && local ? createRedisClient({ ...target, commandTimeoutMs: config.redisCommandTimeoutMs, shardedSubscribers: true }) : undefined;
@@ -115,8 +92,9 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
         logger,
         timeoutMs: config.redisCommandTimeoutMs,
         onStateChange: (state) => {
-          sharedUp = state === 'up';
-          reconsider();
+          coherence.setSharedUp(state === 'up');
+          // Invalidations that failed go first, before anyone waits for the next retry.
+          if (state === 'up') invalidator?.retryNow();
         },
       })
     : undefined;
@@ -134,29 +112,23 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
             // After the drop: from here on, this local tier holds nothing older than these.
             if (generations) heard.heard(tags, generations);
           },
-          onDeaf: () => {
-            hearing = false;
-            reconsider();
-          },
-          onHearing: () => {
-            hearing = true;
-            reconsider();
-          },
+          onDeaf: () => coherence.setHearing(false),
+          onHearing: () => coherence.setHearing(true),
           logger,
         })
       : undefined;
-  if (bus) {
-    hearing = bus.hearing;
-    reconsider();
-  }
-  const shared = redis && guard ? new RedisTier({ redis, guard, keys, tagLifetimeMs: options.tagLifetimeMs, logger }) : undefined;
+  if (bus) coherence.setHearing(bus.hearing);
+  const shared =
+    redis && guard
+      ? new RedisTier({ redis, guard, keys, tagLifetimeMs: options.tagLifetimeMs, logger, unconfirmed: (tags) => invalidator?.unconfirmed(tags) ?? false })
+      : undefined;
   const leases = redis && guard ? new Leases({ redis, guard, keys, leaseMs: config.leaseMs }) : undefined;
   if (redis) {
     await waitUntilReady(redis, 2000);
     await bus?.waitUntilHearing(2000);
   }
 
-  const lateFills = new LateFills({ ...(local ? { local } : {}), ...(shared ? { shared } : {}), log, heard, trusted: () => trusted });
+  const lateFills = new LateFills({ ...(local ? { local } : {}), ...(shared ? { shared } : {}), log, heard, trusted: () => coherence.isTrusted });
   const readThrough = new ReadThrough({
     lateFills,
     tiers: { ...(local ? { local } : {}), ...(shared ? { shared } : {}) },
@@ -168,7 +140,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
     ...(options.onMiss ? { onMiss: options.onMiss } : {}),
     onRefreshError: (error, kind) => logger.warn({ err: error, kind }, 'background refresh failed; the entry is served until it expires'),
   });
-  const invalidator = new Invalidator({
+  const made = new Invalidator({
     ...(shared ? { shared } : {}),
     ...(bus ? { bus } : {}),
     dropLocal,
@@ -176,6 +148,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
     ...(options.onInvalidated ? { onInvalidated: options.onInvalidated } : {}),
     logger,
   });
+  invalidator = made;
 
   return {
     ...(local ? { local } : {}),
@@ -185,12 +158,12 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
     ...(leases ? { leases } : {}),
     ...(bus ? { bus } : {}),
     readThrough,
-    invalidator,
+    invalidator: made,
     lateFills,
     heard,
-    trusted: () => trusted,
+    trusted: () => coherence.isTrusted,
     async close() {
-      invalidator.close();
+      made.close();
       await bus?.close();
       if (subscriber) subscriber.disconnect();
       if (redis) await closeRedisClient(redis);

@@ -7,7 +7,8 @@ export type { InvalidationFences };
 
 /** The shared tier as the invalidator needs it: invalidating a tag yields its new generation. */
 export interface GenerationalTier extends CacheTier {
-  invalidateTagsWithGenerations(tags: readonly string[]): Promise<string[] | undefined>;
+  /** `probe`: try even while the tier is being skipped after a failure (see TierGuard.run). */
+  invalidateTagsWithGenerations(tags: readonly string[], options?: { probe?: boolean }): Promise<string[] | undefined>;
 }
 
 /** The other instances, as the invalidator tells them. */
@@ -35,7 +36,10 @@ export interface InvalidatorOptions {
    */
   onInvalidated?: (tags: readonly string[]) => void;
   logger: Logger;
-  /** How often a shared-tier invalidation that failed is tried again, in ms. @default 1000 */
+  /**
+   * The longest wait between two tries of a shared-tier invalidation that failed, in ms: the first
+   * retry comes after 50 ms, and each next one waits twice as long, up to this. @default 1000
+   */
   retryMs?: number;
 }
 
@@ -50,9 +54,17 @@ export interface InvalidatorOptions {
  * the message or refused by their local fence).
  */
 export class Invalidator {
-  /** Tags whose shared invalidation failed (Redis down or hung): retried until it succeeds. */
-  private readonly unsent = new Set<string>();
+  /**
+   * Tags whose shared invalidation failed (Redis down or hung), retried until it succeeds; each with
+   * the number of its last failure, so a retry that began before another write's failure of the
+   * same tag does not count for it.
+   */
+  private readonly unsent = new Map<string, number>();
+  private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = FIRST_RETRY_MS;
+  private attempting = false;
+  private closed = false;
 
   constructor(private readonly options: InvalidatorOptions) {}
 
@@ -60,8 +72,10 @@ export class Invalidator {
   async invalidate(tags: readonly string[]): Promise<InvalidationFences> {
     if (tags.length === 0) return {};
     const { shared, bus } = this.options;
+    const failuresBefore = this.failures;
     const generations = shared ? await shared.invalidateTagsWithGenerations(tags) : undefined;
     if (shared && generations === undefined) this.retryLater(tags);
+    else this.confirmed(tags, failuresBefore);
     const local = this.options.dropLocal(tags);
     // Only now: a response read from the local tier before this point may hold the old data.
     if (generations) this.options.heard.heard(tags, generations);
@@ -73,32 +87,86 @@ export class Invalidator {
     };
   }
 
+  /**
+   * Whether any of `tags` has an invalidation this instance committed and the shared tier has not
+   * taken yet: the shared tier's entries carrying one may be from before the write (RedisTier reads
+   * them as misses).
+   */
+  unconfirmed(tags: readonly string[]): boolean {
+    if (this.unsent.size === 0) return false;
+    return tags.some((tag) => this.unsent.has(tag));
+  }
+
+  /** Tries what is waiting now: the shared tier answers again (TierGuard's recovery). */
+  retryNow(): void {
+    if (this.unsent.size === 0 || this.closed) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    void this.attempt();
+  }
+
   /** Stops retrying; what is still unsent stays unsent (its entries expire with their TTL). */
   close(): void {
+    this.closed = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
   }
 
+  /**
+   * A new generation for `tags` covers every write whose invalidation of them failed before it was
+   * set: those whose failure was recorded before it began (number `failuresBefore` or lower).
+   */
+  private confirmed(tags: readonly string[], failuresBefore: number): void {
+    if (this.unsent.size === 0) return;
+    for (const tag of tags) if ((this.unsent.get(tag) ?? Infinity) <= failuresBefore) this.unsent.delete(tag);
+  }
+
   private retryLater(tags: readonly string[]): void {
-    for (const tag of tags) this.unsent.add(tag);
+    this.failures += 1;
+    for (const tag of tags) this.unsent.set(tag, this.failures);
     this.options.logger.warn({ tags }, 'shared-tier invalidation failed; retrying until Redis answers');
-    if (this.retryTimer) return;
-    const retry = () => attempt().catch((error: unknown) => this.options.logger.error({ err: error }, 'shared-tier invalidation retry failed'));
-    const attempt = async () => {
-      const pending = [...this.unsent];
-      const generations = await this.options.shared?.invalidateTagsWithGenerations(pending);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.retryTimer || this.attempting || this.closed || this.unsent.size === 0) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.attempt();
+    }, this.retryDelayMs).unref();
+    this.retryDelayMs = Math.min(this.retryDelayMs * 2, this.options.retryMs ?? 1000);
+  }
+
+  /** One try of everything unsent; never rejects. */
+  private async attempt(): Promise<void> {
+    if (this.attempting || this.closed) return;
+    this.attempting = true;
+    try {
+      const failuresBefore = this.failures;
+      const pending = [...this.unsent.keys()];
+      // A probe: the tier may still be skipped after the failure, and nobody else may call it soon.
+      const generations = await this.options.shared?.invalidateTagsWithGenerations(pending, { probe: true });
       if (generations) {
-        for (const tag of pending) this.unsent.delete(tag);
-        // Again: since the first drop, a read here may have copied the old shared entry (still
-        // valid until this retry landed) into the local tier, and our own message never comes back.
+        this.confirmed(pending, failuresBefore);
+        this.retryDelayMs = FIRST_RETRY_MS;
+        // Again: since the first drop, a read here may have copied the old shared entry into the
+        // local tier (RedisTier reads it as a miss while unconfirmed; this covers any other way), and
+        // our own message never comes back.
         this.options.dropLocal(pending);
         this.options.heard.heard(pending, generations);
         // Instances that reconnected cleared their local tier; the message covers any that never left.
         await this.options.bus?.publish(pending, generations);
         this.options.logger.info({ tags: pending.length }, 'shared-tier invalidations sent after Redis came back');
       }
-      this.retryTimer = this.unsent.size > 0 ? setTimeout(retry, this.options.retryMs ?? 1000).unref() : undefined;
-    };
-    this.retryTimer = setTimeout(retry, this.options.retryMs ?? 1000).unref();
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'shared-tier invalidation retry failed');
+    } finally {
+      this.attempting = false;
+      this.schedule();
+    }
   }
 }
+
+// Private:
+
+const FIRST_RETRY_MS = 50;

@@ -98,7 +98,7 @@ export class TagGenerations {
    * one becomes a miss. Returns the new generations, in the order of `tags`; undefined when Redis
    * failed to take them.
    */
-  async invalidate(tags: readonly string[]): Promise<string[] | undefined> {
+  async invalidate(tags: readonly string[], options: { probe?: boolean } = {}): Promise<string[] | undefined> {
     if (tags.length === 0) return [];
     const { redis, keys } = this.options;
     const unique = [...new Set(tags)];
@@ -118,7 +118,7 @@ export class TagGenerations {
         }),
       );
       return true;
-    });
+    }, options);
     return done ? tags.map((tag) => generations.get(keys.tag(tag)) as string) : undefined;
   }
 

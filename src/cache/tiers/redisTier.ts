@@ -8,6 +8,13 @@ import type { CacheTier, TierFence, TierLookup, TierRead, TierWrite } from './ti
 /** What the tag generations take (the Redis, its guard, the keys, the tags' lifetimes, the clock), and a logger. */
 export interface RedisTierOptions extends TagGenerationsOptions {
   logger: Logger;
+  /**
+   * Whether any of `tags` has an invalidation that this instance committed a write for but could not
+   * apply here yet (see Invalidator: it retries). Until it lands, an entry carrying one of them may
+   * hold the row from before that write with stamps that still match: it is read as a miss, so the
+   * writer still reads its own write. @default none
+   */
+  unconfirmed?: (tags: readonly string[]) => boolean;
 }
 
 /**
@@ -59,7 +66,7 @@ export class RedisTier implements CacheTier {
     const reads = decoded.map((found, i) => ({ key: keys[i] as string, tags: found?.entry.value === null || !found ? [] : tagsOf(found.entry.value) }));
     const generations = await this.options.guard.run(undefined, () => this.generations.read(uniqueTags(reads.map((read) => read.tags))));
     if (generations === undefined) return { entries: keys.map(() => undefined), fence: this.noFence() };
-    const entries = decoded.map((found, i) => (found && stampsMatch(found.stamps, (reads[i] as TierRead).tags, generations) ? found.entry : undefined));
+    const entries = decoded.map((found, i) => (found && this.servable(found.stamps, (reads[i] as TierRead).tags, generations) ? found.entry : undefined));
     const fence: RedisFence = { tier: this.name, generations: await this.generations.createMissing(generations) };
     return { entries, fence };
   }
@@ -110,14 +117,18 @@ export class RedisTier implements CacheTier {
    * undefined when the tier failed to. The invalidator passes them on to the other instances, so
    * that each knows which generations its L2 has caught up with (see HeardGenerations).
    */
-  async invalidateTagsWithGenerations(tags: readonly string[]): Promise<string[] | undefined> {
-    return this.generations.invalidate(tags);
+  async invalidateTagsWithGenerations(tags: readonly string[], options: { probe?: boolean } = {}): Promise<string[] | undefined> {
+    return this.generations.invalidate(tags, options);
   }
 
   private decode<V>(read: TierRead, bytes: Buffer, kind: CachedKind<V>, generations: Map<string, string | null>): CacheEntry<V> | undefined {
     const found = this.unpack(read.key, bytes, kind);
-    // Invalidated since it was loaded (or stamped for other tags): a miss.
-    return found && stampsMatch(found.stamps, read.tags, generations) ? found.entry : undefined;
+    return found && this.servable(found.stamps, read.tags, generations) ? found.entry : undefined;
+  }
+
+  /** Not invalidated since it was loaded (or stamped for other tags), and not waiting on one of ours. */
+  private servable(stamps: unknown, tags: readonly string[], generations: ReadonlyMap<string, string | null>): boolean {
+    return stampsMatch(stamps, tags, generations) && !this.options.unconfirmed?.(tags);
   }
 
   /** The stamps and the entry; undefined (a miss, logged) for bytes that are not an entry of `kind`. */

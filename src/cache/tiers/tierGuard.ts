@@ -40,8 +40,13 @@ export class TierGuard {
     return this.down ? 'down' : 'up';
   }
 
-  async run<T>(fallback: T, call: () => Promise<T>): Promise<T> {
-    if (this.down && this.now() < this.skipUntil) return fallback;
+  /**
+   * `call`, or `fallback` when it fails, times out, or the tier is being skipped after a failure.
+   * `probe`: try even while skipping (a retry that must not wait for someone else's call to find the
+   * tier back).
+   */
+  async run<T>(fallback: T, call: () => Promise<T>, options: { probe?: boolean } = {}): Promise<T> {
+    if (this.down && !options.probe && this.now() < this.skipUntil) return fallback;
     try {
       const result = this.options.timeoutMs === undefined ? await call() : await withTimeout(call(), this.options.timeoutMs);
       this.markUp();
