@@ -30,8 +30,8 @@ const RECOVERY_TIMEOUT_MS = 15_000;
 const HEALTH_POLL_MS = 50;
 /** Load between one fault's recovery and the next fault; counted with the recovery. */
 const SETTLE_MS = 1000;
-/** Failed requests and stale reads kept per fault, as examples. */
-const EXAMPLES = 3;
+/** Failed requests and stale reads on the writer kept per window, as examples. */
+const EXAMPLES = 2;
 const TIMELINE_EVENTS = 500;
 /** pino's warn level: these lines, and the info lines of state changes below, go into the timeline. */
 const WARN = 40;
@@ -49,8 +49,8 @@ export interface WindowFigures {
   maxStaleLagMs: number;
   readMs: Distribution;
   writeMs: Distribution;
-  /** The first failures and stale reads, as `instance: what`. */
-  examples: string[];
+  /** The first failures and stale reads on the writer, and the stale read on the other instance with the longest lag. */
+  examples: { failed: string[]; staleOnWriter: string[]; longestOnOther: string | undefined };
 }
 
 export interface FaultResult {
@@ -198,26 +198,28 @@ async function readiness(url: string): Promise<Readiness | undefined> {
 function figures(samples: readonly Sample[], from: number, to: number): WindowFigures {
   const window = samples.filter((s) => s.startedAt >= from && s.startedAt < to);
   const stale = window.flatMap((s) => (s.verdict?.kind === 'stale' ? [{ sample: s, verdict: s.verdict }] : []));
+  const onWriter = stale.filter((s) => s.verdict.on === 'writer');
   const onOther = stale.filter((s) => s.verdict.on === 'other');
-  // The problems first: failures, then stale reads on the writer.
-  stale.sort((x, y) => Number(x.verdict.on === 'other') - Number(y.verdict.on === 'other'));
-  const examples = [
-    ...window.filter((s) => s.failure !== undefined).map((s) => `${INSTANCES[s.instance]} ${s.kind} failed after ${s.durationMs.toFixed(0)} ms: ${s.failure}`),
-    ...stale.map(
-      ({ sample, verdict }) =>
-        `${INSTANCES[sample.instance]} stale (${verdict.on === 'writer' ? 'its own write' : 'the other instance\'s write'}): product ${verdict.productId} showed write #${verdict.seen}, #${verdict.expected} answered ${verdict.lagMs.toFixed(0)} ms before the read`,
-    ),
-  ];
+  const describeStale = ({ sample, verdict }: (typeof stale)[number]) =>
+    `${INSTANCES[sample.instance]} read product ${verdict.productId}: write #${verdict.seen}, #${verdict.expected} answered ${verdict.lagMs.toFixed(0)} ms before`;
+  const longestOnOther = onOther.reduce<(typeof stale)[number] | undefined>((longest, s) => (longest && longest.verdict.lagMs >= s.verdict.lagMs ? longest : s), undefined);
   return {
     requests: window.length,
     failed: window.filter((s) => s.failure !== undefined).length,
-    staleOnWriter: stale.length - onOther.length,
+    staleOnWriter: onWriter.length,
     staleOnOther: onOther.length,
     staleOverDeadline: onOther.filter((s) => s.verdict.lagMs > BUS_DEADLINE_MS).length,
     maxStaleLagMs: Math.max(0, ...onOther.map((s) => s.verdict.lagMs)),
     readMs: distribution(window.filter((s) => s.kind === 'read').map((s) => s.durationMs)),
     writeMs: distribution(window.filter((s) => s.kind === 'write').map((s) => s.durationMs)),
-    examples: examples.slice(0, EXAMPLES),
+    examples: {
+      failed: window
+        .filter((s) => s.failure !== undefined)
+        .slice(0, EXAMPLES)
+        .map((s) => `${INSTANCES[s.instance]} ${s.kind} failed after ${s.durationMs.toFixed(0)} ms: ${s.failure}`),
+      staleOnWriter: onWriter.slice(0, EXAMPLES).map(describeStale),
+      longestOnOther: longestOnOther ? describeStale(longestOnOther) : undefined,
+    },
   };
 }
 
@@ -264,8 +266,8 @@ function findProblems(report: FaultsReport): string[] {
     ]),
   ];
   return windows.flatMap(([label, w]) => [
-    ...(w.failed > 0 ? [`faults ${label}: ${w.failed} of ${w.requests} requests failed; first: ${w.examples[0]}`] : []),
-    ...(w.staleOnWriter > 0 ? [`faults ${label}: ${w.staleOnWriter} stale reads on the instance that answered the write`] : []),
+    ...(w.failed > 0 ? [`faults ${label}: ${w.failed} of ${w.requests} requests failed; first: ${w.examples.failed[0]}`] : []),
+    ...(w.staleOnWriter > 0 ? [`faults ${label}: ${w.staleOnWriter} stale reads on the instance that answered the write; first: ${w.examples.staleOnWriter[0]}`] : []),
   ]);
 }
 
@@ -298,7 +300,11 @@ function formatTable(report: FaultsReport): string {
     ...report.results.flatMap((r) => [
       `  ${r.fault}: ${r.what}${r.outcome ? `; ${r.outcome}` : ''}`,
       ...Object.entries(r.warnings).flatMap(([instance, messages]) => (messages.length > 0 ? [`    ${instance} logged: ${messages.join('; ')}`] : [])),
-      ...[...r.during.examples, ...r.after.examples].map((example) => `    ${example}`),
+      ...([['during', r.during], ['after', r.after]] as const).flatMap(([when, w]) => [
+        ...w.examples.failed.map((e) => `    ${when}, failed: ${e}`),
+        ...w.examples.staleOnWriter.map((e) => `    ${when}, stale on the writer: ${e}`),
+        ...(w.examples.longestOnOther ? [`    ${when}, longest stale on the other instance: ${w.examples.longestOnOther}`] : []),
+      ]),
     ]),
   ].join('\n');
 }
