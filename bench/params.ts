@@ -17,6 +17,8 @@ export interface BenchParams {
   propagationWrites: number;
   /** Duration of the create/delete workload of the tag memory section. `BENCH_TAG_MEMORY_SECONDS` @default 30 */
   tagMemorySeconds: number;
+  /** How long each Redis fault of the faults section lasts. `BENCH_FAULT_SECONDS` @default 5 */
+  faultSeconds: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -32,6 +34,7 @@ export function readParams(env: Env = process.env): BenchParams {
     expirySeconds: positiveInteger(env, 'BENCH_EXPIRY_SECONDS', 14),
     propagationWrites: positiveInteger(env, 'BENCH_PROPAGATION_WRITES', 1000),
     tagMemorySeconds: positiveInteger(env, 'BENCH_TAG_MEMORY_SECONDS', 30),
+    faultSeconds: positiveInteger(env, 'BENCH_FAULT_SECONDS', 5),
   };
 }
 

@@ -2,9 +2,10 @@
 // tier configuration, the whole-response tier against Apollo's response cache and a fixed-bytes
 // server, and other clients' hits beside a hostile client with the operation limits on and off),
 // then the write path and the fleet: stampede control, latency through a TTL expiry with
-// and without XFetch, invalidation propagation between instances, and tag memory under a
-// create/delete workload. Everything it creates (a database, Redis keys, server processes) is its
-// own and is removed at the end, also when it fails. Parameters: see params.ts.
+// and without XFetch, invalidation propagation between instances, tag memory under a
+// create/delete workload, and Redis faults under a steady load. Everything it creates (a database,
+// Redis keys, server processes) is its own and is removed at the end, also when it fails.
+// Parameters: see params.ts.
 //
 //     npm run bench                              every section
 //     npm run bench -- --only stampede           one section (or several, comma-separated)
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { abuseSection } from './abuse.ts';
 import { createBenchDatabase, prepareCatalog } from './benchDatabase.ts';
 import { Cleanup } from './cleanup.ts';
+import { faultsSection } from './faults.ts';
 import { readParams, setupBudgetMs } from './params.ts';
 import { propagationSection } from './propagation.ts';
 import { readPathSection } from './readPath.ts';
@@ -25,7 +27,7 @@ import { tagMemorySection } from './tagMemory.ts';
 import { xfetchExpirySection } from './xfetchExpiry.ts';
 
 /** Every section, in the order a full run measures them. */
-const SECTIONS: readonly Section[] = [readPathSection, responseTierSection, abuseSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection];
+const SECTIONS: readonly Section[] = [readPathSection, responseTierSection, abuseSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection, faultsSection];
 
 const REPORT_FILES: Record<Section['report'], string> = {
   'read-path': path.resolve(import.meta.dirname, '../reports/bench-read-path.json'),
