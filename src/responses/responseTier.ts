@@ -87,9 +87,12 @@ export class ResponseTier {
       tags: [...answer.tags],
     };
     // The local part is done when store() returns to here, before the response is sent: the next request on this instance hits.
-    const storing = identity && ticket && body.length <= this.options.maxStoredBytes ? this.store(identity.hash, exchange.viewer, stored, answer.policy, ticket) : undefined;
+    const storing =
+      identity && ticket && body.length <= this.options.maxStoredBytes
+        ? this.store(identity.hash, exchange.viewer, stored, answer.policy, ticket).catch((error: unknown) => this.options.logger.warn({ err: error }, 'response not stored'))
+        : undefined;
     send(exchange, stored, 'MISS', this.now());
-    await storing?.catch((error: unknown) => this.options.logger.warn({ err: error }, 'response not stored'));
+    await storing;
   }
 
   /** The stored response for this request and viewer, fresh, or undefined. */

@@ -73,7 +73,10 @@ export class Invalidator {
     if (tags.length === 0) return {};
     const { shared, bus } = this.options;
     const failuresBefore = this.failures;
-    const generations = shared ? await shared.invalidateTagsWithGenerations(tags) : undefined;
+    // A probe: a write's invalidation is tried even while the guard skips L3 after some other call
+    // failed (it is still bounded by the command timeout); skipped, it would leave the old entries
+    // valid for the others until the retry.
+    const generations = shared ? await shared.invalidateTagsWithGenerations(tags, { probe: true }) : undefined;
     if (shared && generations === undefined) this.retryLater(tags);
     else this.confirmed(tags, failuresBefore);
     const local = this.options.dropLocal(tags);
@@ -143,7 +146,9 @@ export class Invalidator {
     this.attempting = true;
     try {
       const failuresBefore = this.failures;
-      const pending = [...this.unsent.keys()];
+      // In slices: after a long outage, one MULTI of every pending tag could outlast the timeout
+      // every time, and never be confirmed although Redis applied it.
+      const pending = [...this.unsent.keys()].slice(0, RETRY_SLICE);
       // A probe: the tier may still be skipped after the failure, and nobody else may call it soon.
       const generations = await this.options.shared?.invalidateTagsWithGenerations(pending, { probe: true });
       if (generations) {
@@ -170,3 +175,5 @@ export class Invalidator {
 // Private:
 
 const FIRST_RETRY_MS = 50;
+/** Tags per retry: one MULTI of this many SETs takes well under a millisecond in Redis. */
+const RETRY_SLICE = 500;
