@@ -5,7 +5,6 @@ import { BusHearing } from './busHearing.ts';
 import { readMessage, type BusMessage } from './busMessage.ts';
 import { getValidTiming, type InvalidationBusOptions } from './busOptions.ts';
 import { OriginSequences } from './originSequences.ts';
-
 export type { InvalidationBusOptions } from './busOptions.ts';
 
 /**
@@ -21,9 +20,8 @@ export type { InvalidationBusOptions } from './busOptions.ts';
  * - the subscriber connection closes: deaf at once;
  * - an invalidation of another instance is lost, a number skipped (see {@link OriginSequences}): the
  *   owner clears L2 (onDeaf then onHearing): the message that showed it was sent after the lost one,
- *   so clearing now drops whatever the lost one invalidated. An invalidation whose publish failed or
- *   timed out keeps its number, so the others clear at that instance's next message, a heartbeat
- *   later at most;
+ *   so clearing now drops whatever the lost one invalidated. A failed publish keeps its number, so
+ *   the others clear at that instance's next message, or once it is silent for the deadline;
  * - an unreadable message: something was invalidated, we cannot tell what: L2 is cleared the same way.
  *
  * On Redis Cluster, sharded pub/sub keeps the channel on the master that owns its slot: every
@@ -34,6 +32,7 @@ export type { InvalidationBusOptions } from './busOptions.ts';
  */
 export class InvalidationBus {
   private readonly heartbeatMs: number;
+  private readonly deadlineMs: number;
   private readonly now: () => number;
   private readonly sharded: boolean;
   /** With instanceId, the origin of this bus's messages. */
@@ -51,12 +50,11 @@ export class InvalidationBus {
   private readonly listeners: Array<[event: string, listener: (...args: any[]) => void]>;
 
   constructor(private readonly options: InvalidationBusOptions) {
-    const { heartbeatMs, deadlineMs } = getValidTiming(options);
-    this.heartbeatMs = heartbeatMs;
+    ({ heartbeatMs: this.heartbeatMs, deadlineMs: this.deadlineMs } = getValidTiming(options));
     this.now = options.now ?? Date.now;
     const { subscriber, channel, logger } = options;
     this.hearingState = new BusHearing({
-      deadlineMs,
+      deadlineMs: this.deadlineMs,
       now: this.now,
       onDeaf: (reason) => {
         logger.warn({ channel, reason }, 'invalidation bus deaf; L2 paused and cleared until every message is heard again');
@@ -178,10 +176,13 @@ export class InvalidationBus {
     }
     if (message.origin === this.options.instanceId && message.boot === this.boot) {
       this.hearingState.heardOwn(message.sentAt);
+      // Our round trip works: another instance silent for a deadline may have lost messages.
+      const silent = this.origins.forgetSilent(this.now() - this.deadlineMs);
+      if (silent > 0) this.hearingState.lost(`${silent} instance(s) not heard for ${this.deadlineMs} ms`);
       return;
     }
     const { origin, tags, generations } = message;
-    const missing = this.origins.heard(message);
+    const missing = this.origins.heard(message, this.now());
     // Before delivering: the clear covers what was lost, the delivery what arrived.
     if (missing > 0) this.hearingState.lost(`${missing} invalidation(s) from ${origin} not heard`);
     if (tags.length > 0) this.tell(() => this.options.onInvalidation(tags, generations));

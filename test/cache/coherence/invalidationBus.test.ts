@@ -206,6 +206,21 @@ describe('InvalidationBus: lost messages', () => {
     expect(a.owner.clears()).toBe(0);
   });
 
+  it('an instance that cannot publish at all (its side of a partition) clears the others once its silence passes the deadline, and counts again when back', async () => {
+    const a = await hearing('a');
+    const b = await hearing('b');
+    // a's invalidation is set in L3 but never published, and nothing a sends gets through for a while.
+    // The invalidation and the next 7 heartbeats (3.5 s) are refused.
+    a.publisher.failNextPublish(8);
+    expect(await a.bus.publish(['Product:1'])).toBe(false);
+    await vi.advanceTimersByTimeAsync(DEADLINE_MS + HEARTBEAT_MS);
+    expect(b.owner.of('deaf').map((event) => event.reason)).toEqual(['1 instance(s) not heard for 2000 ms']);
+    expect(b.bus.hearing).toBe(true);
+    // a's next message shows numbers b no longer remembers: one more clear, never a missed loss.
+    await vi.advanceTimersByTimeAsync(3 * HEARTBEAT_MS);
+    expect(b.owner.of('deaf').map((event) => event.reason)).toEqual(['1 instance(s) not heard for 2000 ms', '1 invalidation(s) from a not heard']);
+  });
+
   it('a heartbeat that is lost or fails costs the others nothing', async () => {
     const a = await hearing('a');
     const b = await hearing('b');
