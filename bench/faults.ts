@@ -295,7 +295,7 @@ function formatTable(report: FaultsReport): string {
     formatColumns(header, rows, 1),
     `Each fault ${report.faultSeconds} s on a throwaway redis-server (allkeys-lru) behind a fault proxy; ${report.instances} instances (CACHE_TIERS=l1,l2,l3, RESPONSE_CACHE=on); ${report.readers} readers in a closed loop over both (${100 - LIST_SHARE * 100}% one product by id, ${LIST_SHARE * 100}% the list of all ${report.products}), ${report.writesPerSecond} renames/s of those products on A and B in turn. Latencies in ms.`,
     `A read is stale if it started after a rename of its product was answered and shows an older name; "writer": the instance that served it had answered that rename. "after": from the fault's end until both instances report L2 and L3 up (recovery ms), then ${SETTLE_MS} ms more.`,
-    `Stale reads on the other instance: ${staleOnOther} in all; bound ${BUS_DEADLINE_MS} ms after the rename's answer (the bus deadline); ${overDeadline} beyond it; longest ${ms(Math.max(0, ...all.map((w) => w.maxStaleLagMs)))} ms.`,
+    `Stale reads on the other instance: ${staleOnOther} in all; ${overDeadline} more than ${BUS_DEADLINE_MS} ms (the bus deadline) after the rename's answer, which holds while Redis takes the writer's invalidation; one it could not take leaves the old row in L3 for the others until the writer's retry lands, once Redis answers it again; longest ${ms(Math.max(0, ...all.map((w) => w.maxStaleLagMs)))} ms.`,
     `Warm-up (${WARMUP_MS} ms, not in the table): ${report.warmup.requests} requests, ${report.warmup.failed} failed, stale ${report.warmup.staleOnWriter}/${report.warmup.staleOnOther}.`,
     ...report.results.flatMap((r) => [
       `  ${r.fault}: ${r.what}${r.outcome ? `; ${r.outcome}` : ''}`,
