@@ -28,12 +28,12 @@ export interface GraphQLEndpoint {
  * Serves POST and GET /graphql on plain node:http. In order:
  *
  * 1. the viewer, from a signed Bearer token (a bad one is a 401, never an anonymous answer);
- * 2. the response tier, before anything is parsed: a hit writes the stored bytes back;
- * 3. otherwise Apollo (its own integration contract: an HTTPGraphQLRequest in, a response out),
- *    whose response gets its Cache-Control, Vary, ETag and tag headers here, and is stored when the
- *    execution says it may be (a query, no errors, maxAge > 0).
- *
- * A GET whose `If-None-Match` names the response's ETag gets 304 with no body, hit or miss.
+ * 2. the response tier (ResponseTier.serve), before anything is parsed: a hit writes the stored
+ *    bytes back;
+ * 3. otherwise Apollo (its own integration contract: an HTTPGraphQLRequest in, a response out). A
+ *    response the execution says may be cached (a query, no errors, maxAge > 0) goes back to the
+ *    response tier, which writes its Cache-Control, Vary, ETag and tag headers (and a 304 for a
+ *    matching If-None-Match) and stores it; anything else is sent here, `no-store`.
  *
  * Before any of it, the request is bounded (see RequestLimits): a body or a query text over its
  * limit is a 413, and a response over its budget is replaced by an error and never stored.
