@@ -36,7 +36,7 @@ export interface HeardGenerationsOptions {
  * any message for it would have arrived by then. It rested on a bound on pub/sub delivery that
  * nothing enforces, so it is gone; stale responses the randomised test found at the time came
  * mostly from a separate bug (the L2 fence checked before the generations were read, see
- * ResponseCache.store), fixed since.
+ * what is now LateFills.store), fixed since.
  */
 export class HeardGenerations {
   private readonly known: LRUCache<string, string>;
