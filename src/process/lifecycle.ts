@@ -8,8 +8,7 @@ import { ConfigError } from '../errors.ts';
  */
 
 /** What a builder returns: the part it built, with the one way to close it. */
-export interface Built<T> {
-  readonly part: T;
+export interface Closable {
   close(): Promise<void> | void;
 }
 
@@ -24,9 +23,9 @@ export class Lifecycle {
   constructor(private readonly logger: Logger) {}
 
   /** Registers a part that has just been built, and returns it. */
-  adopt<T>(name: string, built: Built<T>): T {
-    this.onClose(name, () => built.close());
-    return built.part;
+  own<T extends Closable>(name: string, part: T): T {
+    this.onClose(name, () => part.close());
+    return part;
   }
 
   /** Registers a close for something opened just now. */

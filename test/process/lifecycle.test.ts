@@ -8,7 +8,7 @@ describe('Lifecycle', () => {
   it('closes parts in reverse order of opening', async () => {
     const closed: string[] = [];
     const lifecycle = new Lifecycle(silent);
-    for (const name of ['database', 'cache', 'http']) lifecycle.adopt(name, { part: name, close: () => void closed.push(name) });
+    for (const name of ['database', 'cache', 'http']) lifecycle.own(name, { close: () => void closed.push(name) });
     await lifecycle.close();
     expect(closed).toEqual(['http', 'cache', 'database']);
   });
