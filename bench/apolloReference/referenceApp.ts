@@ -8,8 +8,7 @@
 // integration contract, nothing else), not by startStandaloneServer, whose body-parser, CORS and
 // finalhandler layers the real server does not have: the comparison is then between the two caches,
 // not between two HTTP stacks. Every request is anonymous (no Bearer tokens are read).
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -31,7 +30,8 @@ import { createMutations } from '../../src/mutations/catalogMutations.ts';
 import { createContext, type RequestContext } from '../../src/schema/context.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
 import { DirectViewRecorder } from '../../src/views/directViewRecorder.ts';
-import { sendJsonError } from '../../src/http/graphqlHandler.ts';
+import { createHttpServer } from '../../src/http/httpServer.ts';
+import { Lifecycle } from '../../src/process/lifecycle.ts';
 import { handleWithApollo } from './apolloHttpHandler.ts';
 import { operationCountingPlugin, type OperationCounters } from './operationCounters.ts';
 
@@ -47,79 +47,58 @@ export interface ReferenceApp {
  * starts loading) and GET /counters ({@link OperationCounters}: whether the load was served from the cache).
  */
 export async function createReferenceApp(config: Config, logger: Logger): Promise<ReferenceApp> {
-  const schema = buildSchema();
-  const database = await openDatabase(config);
+  const lifecycle = new Lifecycle(logger);
+  return lifecycle.openOrClose(async () => {
+    const schema = buildSchema();
+    const database = lifecycle.own('database', await openDatabase(config));
 
-  // The project's loaders over a read-through with no shared tiers: every L1 miss is a database load.
-  const readThrough = new ReadThrough({ tiers: {}, leaseWaitMs: config.leaseWaitMs, freshness: { beta: config.xfetchBeta } });
-  const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds, graceEnabled: config.graceEnabled });
-  const addresses = new CacheAddresses(new CacheKeys(config.cachePrefix), kinds);
-  const loaderDeps = { readThrough, addresses, kinds, queries: new CatalogQueries(database.prisma), requestCache: true };
-  // Mutations work (nothing to invalidate but Apollo's cache, which has no invalidation); the bench only reads.
-  const invalidator = new Invalidator({ dropLocal: () => undefined, heard: new HeardGenerations(), logger });
-  const mutationDeps = { writes: new CatalogWrites(database.prisma), readThrough, invalidator, addresses, kinds, views: new DirectViewRecorder(database.prisma) };
+    // The project's loaders over a read-through with no shared tiers: every L1 miss is a database load.
+    const readThrough = new ReadThrough({ tiers: {}, leaseWaitMs: config.leaseWaitMs, freshness: { beta: config.xfetchBeta } });
+    const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds, graceEnabled: config.graceEnabled });
+    const addresses = new CacheAddresses(new CacheKeys(config.cachePrefix), kinds);
+    const loaderDeps = { readThrough, addresses, kinds, queries: new CatalogQueries(database.prisma), requestCache: true };
+    // Mutations work (nothing to invalidate but Apollo's cache, which has no invalidation); the bench only reads.
+    const invalidator = lifecycle.own('invalidator', new Invalidator({ dropLocal: () => undefined, heard: new HeardGenerations(), logger }));
+    const mutationDeps = { writes: new CatalogWrites(database.prisma), readThrough, invalidator, addresses, kinds, views: new DirectViewRecorder(database.prisma) };
 
-  const counters: OperationCounters = { requests: 0, cacheHits: 0, executions: 0, statements: 0 };
-  const http = createServer();
-  const apollo = new ApolloServer<RequestContext>({
-    schema,
-    logger: logger.child({ component: 'apollo' }),
-    // `cache` left unset: Apollo's default, a bounded in-memory LRU (30 MiB), which the plugin uses for its entries.
-    plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer: http }),
-      // Installed implicitly anyway; named here because the plugin caches only what it computes a policy for.
-      // The schema's @cacheControl gives the bench query maxAge 120 (Review's), PUBLIC.
-      ApolloServerPluginCacheControl({ defaultMaxAge: 0 }),
-      // Defaults throughout: no sessionId (PUBLIC responses, one entry per query and variables), the server's cache.
-      responseCachePlugin(),
-      operationCountingPlugin(counters),
-    ],
-    stopOnTerminationSignals: false,
-  });
-  const graphql = {
-    server: apollo,
-    context: async () => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), ANONYMOUS),
-  };
-  let draining = false;
-  const healthChecks = {
-    database: () => database.ping(),
-    cacheTiers: () => ({ L2: 'off' as const, L3: 'off' as const }),
-    draining: () => draining,
-  };
-
-  http.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    route(req, res).catch((error: unknown) => {
-      logger.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendJsonError(res, 500, 'Internal server error.');
-      else res.destroy();
+    const counters: OperationCounters = { requests: 0, cacheHits: 0, executions: 0, statements: 0 };
+    // The project's HTTP server, with the same bounds: the comparison is between the two caches.
+    const http = lifecycle.own('http', createHttpServer(config.http, logger));
+    const apollo = new ApolloServer<RequestContext>({
+      schema,
+      logger: logger.child({ component: 'apollo' }),
+      // `cache` left unset: Apollo's default, a bounded in-memory LRU (30 MiB), which the plugin uses for its entries.
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer: http.server }),
+        // Installed implicitly anyway; named here because the plugin caches only what it computes a policy for.
+        // The schema's @cacheControl gives the bench query maxAge 120 (Review's), PUBLIC.
+        ApolloServerPluginCacheControl({ defaultMaxAge: 0 }),
+        // Defaults throughout: no sessionId (PUBLIC responses, one entry per query and variables), the server's cache.
+        responseCachePlugin(),
+        operationCountingPlugin(counters),
+      ],
+      stopOnTerminationSignals: false,
     });
+    await apollo.start();
+    lifecycle.onClose('graphql', () => apollo.stop());
+    const graphql = {
+      server: apollo,
+      context: async () => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), ANONYMOUS),
+    };
+    let draining = false;
+    const healthChecks = {
+      database: () => database.ping(),
+      cacheTiers: () => ({ L2: 'off' as const, L3: 'off' as const }),
+      draining: () => draining,
+    };
+    http.route({
+      '/graphql': (req, res) => handleWithApollo(req, res, graphql),
+      '/health/ready': (_req, res) => sendReady(res, healthChecks),
+      '/counters': (_req, res) => sendCounters(res, { ...counters, statements: database.statementCount() }),
+    });
+    lifecycle.onClose('draining', () => void (draining = true));
+    return { listen: (port, host) => http.listen(port, host), stop: () => lifecycle.close() };
   });
-
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const pathname = (req.url ?? '/').split('?', 1)[0];
-    if (pathname === '/graphql') return handleWithApollo(req, res, graphql);
-    if (pathname === '/health/ready') return sendReady(res, healthChecks);
-    if (pathname === '/counters') return sendCounters(res, { ...counters, statements: database.statementCount() });
-    sendJsonError(res, 404, `No route for ${pathname}; the API is at /graphql.`);
-  }
-
-  await apollo.start();
-  return {
-    async listen(port, host) {
-      await new Promise<void>((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(port, host, () => resolve());
-      });
-      const address = http.address() as AddressInfo;
-      return `http://${address.address}:${address.port}`;
-    },
-    async stop() {
-      draining = true;
-      await apollo.stop();
-      invalidator.close();
-      await database.close();
-    },
-  };
 }
 
 function sendCounters(res: ServerResponse, counters: OperationCounters): void {
