@@ -1,5 +1,10 @@
-import type { ClusterNode } from '../cache/tiers/redisClient.ts';
 import { ConfigError } from '../errors.ts';
+
+/** A Redis Cluster node to start from; the client discovers the others. */
+export interface ClusterNode {
+  readonly host: string;
+  readonly port: number;
+}
 
 /** Which cache tiers serve reads. L3 also needs {@link Config.redisUrl}. */
 export type CacheTierName = 'l1' | 'l2' | 'l3';

@@ -1,10 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-
-/** A Redis Cluster node to start from; the client discovers the others. */
-export interface ClusterNode {
-  readonly host: string;
-  readonly port: number;
-}
+import type { ClusterNode } from '../../config/config.ts';
 
 export interface RedisClientOptions {
   url: string;
