@@ -30,6 +30,7 @@ import { sendLive, sendReady } from './http/health.ts';
 import { PersistedQueryCache } from './http/persistedQueryCache.ts';
 import { declaresTooLargeBody } from './http/requestBody.ts';
 import { boundedDocumentStore, DOCUMENT_STORE_BYTES } from './limits/documentStore.ts';
+import { createRateLimiter } from './limits/rateLimit/createRateLimiter.ts';
 import { operationLimits } from './limits/operationLimits.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
@@ -201,6 +202,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     // stop() in Apollo 5.5 never resolves) and skip closing Redis and the database.
     stopOnTerminationSignals: false,
   });
+  const rateLimiting = await createRateLimiter(config, logger);
   const secret = tokenSecret(config);
   if (secret.development) logger.warn('AUTH_TOKEN_SECRET is not set: Bearer tokens are signed with the development secret, which anyone can read');
   const graphql: GraphQLEndpoint = {
@@ -218,6 +220,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     }),
     logger,
     limits: config.http,
+    ...(rateLimiting.limiter ? { rateLimiter: rateLimiting.limiter } : {}),
     onExecute: () => events.emit('execution'),
   };
   const healthChecks = {
@@ -281,6 +284,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       await viewFlusher?.stop();
       if (flusherRedis) await closeRedisClient(flusherRedis);
       if (viewsRedis) await closeRedisClient(viewsRedis);
+      await rateLimiting.close();
       await cache.close();
       await database.close();
     },
