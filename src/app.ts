@@ -20,6 +20,8 @@ import { startGraphQLServer } from './http/graphqlServer.ts';
 import { sendLive, sendReady, type HealthChecks } from './http/health.ts';
 import { createHttpServer } from './http/httpServer.ts';
 import { PersistedQueryCache } from './http/persistedQueryCache.ts';
+import { createRateLimiter } from './limits/rateLimit/createRateLimiter.ts';
+import type { RateLimiter } from './limits/rateLimit/rateLimiter.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
 import { Lifecycle } from './process/lifecycle.ts';
@@ -109,11 +111,12 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     // Each role's Redis must be able to keep its promise: a setting that breaks one is a warning, never a failed start.
     await checkRedisRoles({ cache: cache.redis, views: views.redis }, { logger, timeoutMs: config.redisCommandTimeoutMs });
 
+    const rateLimiting = lifecycle.own('rateLimit', await createRateLimiter(config, logger));
     const http = lifecycle.own('http', createHttpServer(config.http, logger));
     const apollo = await startGraphQLServer({ config, schema, http: http.server, persistedQueries: persistedQueryCache(config, cache, keys), plugins: options.plugins ?? [], logger });
     // Stops the HTTP server and waits for requests in flight (the drain plugin).
     lifecycle.onClose('graphql', () => apollo.stop());
-    const graphql = graphqlEndpoint({ config, schema, apollo, cache, keys, addresses, kinds, views, database, events, logger });
+    const graphql = graphqlEndpoint({ config, schema, apollo, cache, keys, addresses, kinds, views, database, events, logger, rateLimiter: rateLimiting.limiter });
     let draining = false;
     const health = healthChecks({ database, cache, draining: () => draining });
     http.route({
@@ -160,6 +163,7 @@ interface EndpointParts {
   readonly database: Database;
   readonly events: EventEmitter<AppEvents>;
   readonly logger: Logger;
+  readonly rateLimiter: RateLimiter | undefined;
 }
 
 /** What /graphql needs per request: the context (loaders and mutations over the cache), tokens, and the response tier. */
@@ -191,6 +195,7 @@ function graphqlEndpoint(parts: EndpointParts): GraphQLEndpoint {
     }),
     logger,
     limits: config.http,
+    ...(parts.rateLimiter ? { rateLimiter: parts.rateLimiter } : {}),
     onExecute: () => parts.events.emit('execution'),
   };
 }

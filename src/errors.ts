@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'MIGRATION_FAILED'
   | 'CACHE_TIER_UNAVAILABLE'
   | 'CACHE_ENTRY_CORRUPT'
+  | 'RATE_LIMIT_UNAVAILABLE'
   | 'UNAUTHENTICATED'
   | 'CLIENT_GONE';
 
@@ -58,6 +59,18 @@ export class CacheTierUnavailableError extends ProjectError {
     options?: { cause?: unknown },
   ) {
     super(`Cache tier ${tier} is unavailable`, options);
+  }
+}
+
+/**
+ * The rate limiter's Redis refused, timed out or is disconnected: requests go through uncounted, or
+ * are refused with 503, as RATE_LIMIT_WHEN_REDIS_DOWN says. Logged once per outage.
+ */
+export class RateLimitUnavailableError extends ProjectError {
+  readonly code = 'RATE_LIMIT_UNAVAILABLE';
+
+  constructor(options?: { cause?: unknown }) {
+    super('The rate limiter\'s Redis is unavailable', options);
   }
 }
 

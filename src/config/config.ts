@@ -71,6 +71,8 @@ export interface Config {
   limits: OperationLimits;
   /** Bounds on what one HTTP request may make the server hold (see {@link HttpLimits}). */
   http: HttpLimits;
+  /** How many requests one viewer, or one anonymous client address, may send (see {@link RateLimitOptions}). */
+  rateLimit: RateLimitOptions;
   /** `APQ_TTL_SECONDS`: how long a registered persisted query is kept. @default 3600 */
   apqTtlSeconds: number;
   /** `APQ_MAX_ENTRIES`: how many persisted queries are kept at most, the oldest dropped first. @default 1000 */
@@ -119,6 +121,35 @@ export interface HttpLimits {
   requestTimeoutMs: number;
 }
 
+/**
+ * The request rate limit: an exact sliding window (limits/rateLimit/), counted in the Redis of
+ * {@link Config.redisUrl} or {@link Config.redisClusterNodes} and so shared by every instance;
+ * without one, in this process only (each instance then lets its own `limit` through).
+ */
+export interface RateLimitOptions {
+  /** `RATE_LIMIT`: `on` counts every GraphQL request, response-tier hits included; `off` counts none. @default "off" */
+  enabled: boolean;
+  /** `RATE_LIMIT_REQUESTS`: requests a signed-in viewer (by user id) may send per window. @default 600 */
+  userRequests: number;
+  /** `RATE_LIMIT_ANONYMOUS_REQUESTS`: requests an anonymous client (by address) may send per window. @default {@link RateLimitOptions.userRequests} */
+  anonymousRequests: number;
+  /** `RATE_LIMIT_WINDOW_SECONDS`: the sliding window's length. @default 60 */
+  windowSeconds: number;
+  /**
+   * `RATE_LIMIT_WHEN_REDIS_DOWN`: while the limiter's Redis fails or does not answer within
+   * {@link Config.redisCommandTimeoutMs}, `open` lets requests through uncounted, `closed` refuses
+   * them with 503 and Retry-After. @default "open"
+   */
+  whenRedisDown: 'open' | 'closed';
+  /**
+   * `RATE_LIMIT_TRUSTED_PROXY_HOPS`: how many proxies in front of the server append to
+   * `X-Forwarded-For`; an anonymous client's address is the entry that many hops back from the
+   * connection's. 0: the connection's own address, and the header is ignored (anyone can write it).
+   * @default 0
+   */
+  trustedProxyHops: number;
+}
+
 type Env = Record<string, string | undefined>;
 
 /** Reads and validates the configuration; the first bad value throws a {@link ConfigError} naming it. */
@@ -164,6 +195,7 @@ export function loadConfig(env: Env = process.env): Config {
       headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
+    rateLimit: rateLimitOptions(env),
     apqTtlSeconds: integer(env, 'APQ_TTL_SECONDS', 3600, 1, 7 * 86_400),
     apqMaxEntries: integer(env, 'APQ_MAX_ENTRIES', 1000, 1, 10_000_000),
     seedProducts: integer(env, 'SEED_PRODUCTS', 1000, 1, 10_000_000),
@@ -270,6 +302,18 @@ export function redisTarget(config: Pick<Config, 'redisUrl' | 'redisClusterNodes
 export function viewsRedisTarget(config: Config): ReturnType<typeof redisTarget> {
   if (config.viewsRedisUrl !== undefined) return { url: config.viewsRedisUrl };
   return config.cacheTiers.has('l3') ? redisTarget(config) : undefined;
+}
+
+function rateLimitOptions(env: Env): RateLimitOptions {
+  const userRequests = integer(env, 'RATE_LIMIT_REQUESTS', 600, 1, 1_000_000);
+  return {
+    enabled: oneOf(env, 'RATE_LIMIT', ['on', 'off'], 'off') === 'on',
+    userRequests,
+    anonymousRequests: integer(env, 'RATE_LIMIT_ANONYMOUS_REQUESTS', userRequests, 1, 1_000_000),
+    windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
+    whenRedisDown: oneOf(env, 'RATE_LIMIT_WHEN_REDIS_DOWN', ['open', 'closed'], 'open'),
+    trustedProxyHops: integer(env, 'RATE_LIMIT_TRUSTED_PROXY_HOPS', 0, 0, 16),
+  };
 }
 
 function tiers(env: Env): ReadonlySet<CacheTierName> {

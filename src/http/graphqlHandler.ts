@@ -5,6 +5,7 @@ import type { BearerTokens } from '../auth/bearerTokens.ts';
 import { viewerFrom, type Viewer } from '../auth/viewer.ts';
 import type { HttpLimits } from '../config/config.ts';
 import { InvalidTokenError } from '../errors.ts';
+import type { RateLimiter } from '../limits/rateLimit/rateLimiter.ts';
 import type { Answer, Exchange, ResponseTier } from '../responses/responseTier.ts';
 import type { RequestContext } from '../schema/context.ts';
 import { BodyError, bodyFrom, readBody } from './requestBody.ts';
@@ -20,6 +21,8 @@ export interface GraphQLEndpoint {
   readonly responses: ResponseTier;
   readonly logger: Logger;
   readonly limits: RequestLimits;
+  /** Counts every request, response-tier hits included (RATE_LIMIT); absent, nothing is counted. */
+  readonly rateLimiter?: RateLimiter;
   /** Called each time a request goes to Apollo (parse, validate, execute): what a hit skips. */
   readonly onExecute?: () => void;
 }
@@ -28,6 +31,8 @@ export interface GraphQLEndpoint {
  * Serves POST and GET /graphql on plain node:http. In order:
  *
  * 1. the viewer, from a signed Bearer token (a bad one is a 401, never an anonymous answer);
+ * 1b. the rate limit, per viewer or, anonymous, per address (a request over it is a 429), before the
+ *    response tier, so that a hit counts too;
  * 2. the response tier (ResponseTier.serve), before anything is parsed: a hit writes the stored
  *    bytes back;
  * 3. otherwise Apollo (its own integration contract: an HTTPGraphQLRequest in, a response out). A
@@ -50,6 +55,14 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   } catch (error) {
     if (error instanceof InvalidTokenError) return sendUnauthorized(res, error);
     throw error;
+  }
+
+  if (endpoint.rateLimiter) {
+    const verdict = await endpoint.rateLimiter.check(req, viewer);
+    // Every answer carries them, a 429 and a hit too; the response tier never stores them.
+    for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
+    if (verdict.kind === 'refused') return sendJsonError(res, 429, verdict.message, 'RATE_LIMITED');
+    if (verdict.kind === 'unavailable') return sendJsonError(res, 503, verdict.message, 'RATE_LIMIT_UNAVAILABLE');
   }
 
   const url = req.url ?? '/';

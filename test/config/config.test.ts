@@ -135,3 +135,29 @@ describe('configuration', () => {
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS.*must not exceed HTTP_REQUEST_TIMEOUT_MS/);
   });
 });
+
+describe('rate limit configuration', () => {
+  it('is off by default, with one limit for viewers and addresses', () => {
+    expect(loadConfig({}).rateLimit).toEqual({ enabled: false, userRequests: 600, anonymousRequests: 600, windowSeconds: 60, whenRedisDown: 'open', trustedProxyHops: 0 });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      RATE_LIMIT: 'on',
+      RATE_LIMIT_REQUESTS: '100',
+      RATE_LIMIT_ANONYMOUS_REQUESTS: '20',
+      RATE_LIMIT_WINDOW_SECONDS: '10',
+      RATE_LIMIT_WHEN_REDIS_DOWN: 'closed',
+      RATE_LIMIT_TRUSTED_PROXY_HOPS: '2',
+    });
+    expect(config.rateLimit).toEqual({ enabled: true, userRequests: 100, anonymousRequests: 20, windowSeconds: 10, whenRedisDown: 'closed', trustedProxyHops: 2 });
+  });
+
+  it('names the variable of a bad value', () => {
+    expect(() => loadConfig({ RATE_LIMIT: 'yes' })).toThrow(/RATE_LIMIT="yes": must be one of on, off/);
+    expect(() => loadConfig({ RATE_LIMIT_REQUESTS: '0' })).toThrow(/RATE_LIMIT_REQUESTS="0": must be from 1/);
+    expect(() => loadConfig({ RATE_LIMIT_WINDOW_SECONDS: '1.5' })).toThrow(/RATE_LIMIT_WINDOW_SECONDS="1.5": must be a whole number/);
+    expect(() => loadConfig({ RATE_LIMIT_WHEN_REDIS_DOWN: 'ajar' })).toThrow(/RATE_LIMIT_WHEN_REDIS_DOWN/);
+    expect(() => loadConfig({ RATE_LIMIT_TRUSTED_PROXY_HOPS: '17' })).toThrow(/RATE_LIMIT_TRUSTED_PROXY_HOPS="17": must be from 0 to 16/);
+  });
+});

@@ -14,6 +14,12 @@ export interface TierGuardOptions {
   now?: () => number;
   /** Told of each transition, once: the cache stack stops trusting the local tier while the shared one is down. */
   onStateChange?: (state: 'up' | 'down') => void;
+  /**
+   * What an outage is called in the log, for a Redis client that is not a cache tier (the rate
+   * limiter): the error logged once when it goes down, and the two messages.
+   * @default a CacheTierUnavailableError, "cache tier <tier> unavailable; reads fall through to the next tier and the database", "cache tier <tier> recovered"
+   */
+  outage?: { readonly error: (cause: unknown) => Error; readonly down: string; readonly recovered: string };
 }
 
 /**
@@ -62,10 +68,11 @@ export class TierGuard {
     this.skipUntil = this.now() + this.retryAfterMs;
     if (this.down) return;
     this.down = true;
-    const err = new CacheTierUnavailableError(this.options.tier, { cause: error });
+    const { outage, tier } = this.options;
+    const err = outage ? outage.error(error) : new CacheTierUnavailableError(tier, { cause: error });
     this.options.logger.warn(
-      { err, tier: this.options.tier, cause: error instanceof Error ? error.message : String(error) },
-      `cache tier ${this.options.tier} unavailable; reads fall through to the next tier and the database`,
+      { err, tier, cause: error instanceof Error ? error.message : String(error) },
+      outage?.down ?? `cache tier ${tier} unavailable; reads fall through to the next tier and the database`,
     );
     this.options.onStateChange?.('down');
   }
@@ -73,7 +80,7 @@ export class TierGuard {
   private markUp(): void {
     if (!this.down) return;
     this.down = false;
-    this.options.logger.info({ tier: this.options.tier }, `cache tier ${this.options.tier} recovered`);
+    this.options.logger.info({ tier: this.options.tier }, this.options.outage?.recovered ?? `cache tier ${this.options.tier} recovered`);
     this.options.onStateChange?.('up');
   }
 }
