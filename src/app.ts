@@ -140,6 +140,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
         batchSize: config.viewFlushBatchSize,
         intervalMs: config.viewFlushIntervalMs,
         claimIdleMs: config.viewFlushClaimIdleMs,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
         logger,
         // The flushed rows' viewCount (and version) changed under the cache.
         onFlushed: async (productIds) => {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, Prisma } from '../../src/database/database.ts';
+import { LockLostError, StaleFencingTokenError } from '../../src/errors.ts';
 import { ViewCounter } from '../../src/views/viewCounter.ts';
 import { ViewFlusher } from '../../src/views/viewFlusher.ts';
 import { FaultProxy } from '../support/faultProxy.ts';
@@ -53,7 +54,7 @@ describe('a flusher paused past its lock, its batch taken over', () => {
     await gate.reached;
     proxy.set({ kind: 'hang' });
 
-    // Its lock (if any) expires while it is paused; another flusher takes the batch over and applies it.
+    // Its lock expires while it is paused; another flusher takes the batch over and applies it.
     await expect.poll(() => redis.exists(`${prefix}lock:{views-flush}`), { timeout: 10_000 }).toBe(0);
     const taker = new ViewFlusher({ redis, prisma: db.prisma, prefix, consumer: 'taker', logger, claimIdleMs: 0 });
     await expect.poll(() => taker.flushOnce(), { timeout: 10_000 }).toBe(3);
@@ -66,10 +67,13 @@ describe('a flusher paused past its lock, its batch taken over', () => {
     // It wakes and carries on from where it stopped.
     proxy.set({ kind: 'pass' });
     gate.open();
-    await pausedFlush;
+    const woke = await pausedFlush;
     pausedRedis.disconnect();
 
     expect(await viewCountsOf(db.prisma, [a])).toEqual([3]);
+    // Refused by the fence, and told that its lock was lost.
+    expect(woke).toEqual({ error: expect.any(LockLostError) });
+    expect((woke as { error: LockLostError }).error.cause).toBeInstanceOf(StaleFencingTokenError);
   });
 });
 
