@@ -88,6 +88,10 @@ export class Locks {
   async withLock<T>(name: string, ttlMs: number, fn: (lease: LockLease) => Promise<T>): Promise<T> {
     const keys = lockKeys(this.prefix, getValidName(name));
     getValidMs(ttlMs, 'ttlMs', 0, 1);
+    // Renewing no sooner than the TTL would let every lock expire under its holder.
+    if (this.renewEveryMs !== undefined && this.renewEveryMs >= ttlMs) {
+      throw new TypeError(`ttlMs must be above renewEveryMs (${this.renewEveryMs}), got ${ttlMs}`);
+    }
     const token = randomBytes(16).toString('hex');
     const { fencingToken, sentAt } = await this.acquire(name, keys, { token, ttlMs });
     const holding = this.renewWhileHeld(name, keys, { token, ttlMs, sentAt });

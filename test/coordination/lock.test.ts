@@ -195,6 +195,7 @@ describe('withLock on Redis', () => {
     return Promise.all([
       expect(locks.withLock('{x}', 1000, async () => {})).rejects.toThrow(/lock name/),
       expect(locks.withLock('x', 0, async () => {})).rejects.toThrow(/ttlMs/),
+      expect(new Locks({ redis, prefix, renewEveryMs: 500 }).withLock('x', 500, async () => {})).rejects.toThrow(/ttlMs must be above renewEveryMs/),
     ]);
   });
 });
