@@ -13,7 +13,11 @@ export type ErrorCode =
   | 'CACHE_ENTRY_CORRUPT'
   | 'RATE_LIMIT_UNAVAILABLE'
   | 'UNAUTHENTICATED'
-  | 'CLIENT_GONE';
+  | 'CLIENT_GONE'
+  | 'LOCK_NOT_ACQUIRED'
+  | 'LOCK_LOST'
+  | 'LOCK_UNAVAILABLE'
+  | 'FENCING_TOKEN_STALE';
 
 abstract class ProjectError extends Error {
   abstract readonly code: ErrorCode;
@@ -113,6 +117,66 @@ export class ClientGoneError extends ProjectError {
   constructor(options?: { cause?: unknown }) {
     super('The client closed the connection before the request was answered', options);
   }
+}
+
+/** Another holder kept the lock for the whole acquire wait bound. Nothing ran. */
+export class LockNotAcquiredError extends ProjectError {
+  readonly code = 'LOCK_NOT_ACQUIRED';
+
+  constructor(
+    readonly lock: string,
+    readonly waitedMs: number,
+  ) {
+    super(`Lock ${lock} is held by another holder; not acquired after waiting ${waitedMs} ms`);
+  }
+}
+
+/**
+ * The lock expired while its holder ran (a pause longer than its TTL, or renewals that could not
+ * reach Redis), and another holder may have taken it. What the holder wrote without a fencing check
+ * may have raced the next holder. `cause` is the holder's own failure, if it had one.
+ */
+export class LockLostError extends ProjectError {
+  readonly code = 'LOCK_LOST';
+
+  constructor(
+    readonly lock: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Lock ${lock} was lost while its holder ran: another holder may have taken it`, options);
+  }
+}
+
+/** Redis refused, timed out or is disconnected while taking a lock. Nothing ran. */
+export class LockUnavailableError extends ProjectError {
+  readonly code = 'LOCK_UNAVAILABLE';
+
+  constructor(
+    readonly lock: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Lock ${lock} could not be taken: Redis did not answer (${reasonOf(options?.cause)})`, options);
+  }
+}
+
+/**
+ * A write guarded by a lock carries a fencing token lower than one the resource has already seen:
+ * its writer held the lock once but lost it to a later holder. The write is refused (its transaction
+ * rolls back).
+ */
+export class StaleFencingTokenError extends ProjectError {
+  readonly code = 'FENCING_TOKEN_STALE';
+
+  constructor(
+    readonly lock: string,
+    readonly token: number,
+  ) {
+    super(`Write under lock ${lock} refused: fencing token ${token} is older than one already written`);
+  }
+}
+
+function reasonOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /**

@@ -35,6 +35,7 @@ const flusher = new ViewFlusher({
   batchSize: config.viewFlushBatchSize,
   intervalMs: config.viewFlushIntervalMs,
   claimIdleMs: config.viewFlushClaimIdleMs,
+  commandTimeoutMs: config.redisCommandTimeoutMs,
   logger,
 }).start();
 logger.info({ consumer, batchSize: config.viewFlushBatchSize, intervalMs: config.viewFlushIntervalMs }, 'flushing views');

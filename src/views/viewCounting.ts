@@ -61,6 +61,7 @@ export async function openViewCounting(options: ViewCountingOptions): Promise<Vi
     batchSize: config.viewFlushBatchSize,
     intervalMs: config.viewFlushIntervalMs,
     claimIdleMs: config.viewFlushClaimIdleMs,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
     logger,
     // The flushed rows' viewCount (and version) changed under the cache.
     onFlushed: async (productIds) => {

@@ -1,3 +1,4 @@
+import type { SqlWriter } from '../coordination/fencing.ts';
 import type { Prisma } from '../database/database.ts';
 
 /** One view of a product, with the id that makes applying it idempotent. */
@@ -22,7 +23,7 @@ export function isProductId(value: number): boolean {
  * recorded, so a redelivery drops them again. Every updated product's version increases, so a cache
  * fill that read the row before this write cannot overwrite a newer entry.
  */
-export async function applyViewEvents(prisma: Prisma, events: readonly ViewEvent[]): Promise<void> {
+export async function applyViewEvents(prisma: SqlWriter, events: readonly ViewEvent[]): Promise<void> {
   if (events.length === 0) return;
   // Sorted, so two flushers with overlapping batches insert the same ids in the same order and wait
   // for each other instead of deadlocking; `locked` does the same for the product rows.

@@ -1,5 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
+import { admitFencingToken } from '../coordination/fencing.ts';
+import { Locks, type LockLease } from '../coordination/lock.ts';
 import type { Prisma } from '../database/database.ts';
+import { LockNotAcquiredError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { parseEntries, type StreamEntry } from './streamEntries.ts';
 import { applyViewEvents, sweepViewEvents } from './viewEvents.ts';
@@ -21,6 +24,14 @@ export interface ViewFlusherOptions {
    * that consumer died mid-batch, or its batch failed. Well above one batch's duration. @default 5000
    */
   claimIdleMs?: number;
+  /**
+   * The TTL of the flush lock, in ms: one flusher at a time reads and applies a batch, and one that
+   * stops renewing (dead, or paused) loses the lock after this long. @default the larger of
+   * `claimIdleMs` and 1000, so a dead flusher's lock frees about when its batch can be claimed
+   */
+  lockTtlMs?: number;
+  /** A Redis command of the flush lock not answered after this many ms fails the batch. @default 250 */
+  commandTimeoutMs?: number;
   /**
    * How long the dedupe row of an applied view is kept, in ms. It must outlive every way the same
    * event can still arrive: a redelivery (at most `claimIdleMs` after the crash), a flusher that
@@ -49,6 +60,12 @@ export interface ViewFlusherOptions {
  * restarted under a new name) claims it once idle for `claimIdleMs`, and applying it again adds
  * nothing. Only entries that this script acks are subtracted, so a batch acked twice (two flushers
  * racing on a claimed batch) is subtracted once.
+ *
+ * A batch is read and applied under the flush lock (src/coordination/lock.ts), one flusher at a
+ * time, and its commit is fenced by the lock's token. The dedupe rows alone stop a second apply only
+ * while they are kept: a flusher paused between its read and its commit for longer than
+ * `dedupeRetentionMs`, whose batch another flusher claimed and applied meanwhile, would apply it
+ * again when it wakes. The fence refuses that commit however long the pause.
  */
 export class ViewFlusher {
   private readonly redis: WithViewScripts;
@@ -57,6 +74,8 @@ export class ViewFlusher {
   private readonly intervalMs: number;
   private readonly claimIdleMs: number;
   private readonly dedupeRetentionMs: number;
+  private readonly lockTtlMs: number;
+  private readonly locks: Locks;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<number> | undefined;
@@ -72,6 +91,9 @@ export class ViewFlusher {
     this.intervalMs = getValidCount(options.intervalMs, 'intervalMs', 1000, 0);
     this.claimIdleMs = getValidCount(options.claimIdleMs, 'claimIdleMs', 5000, 0);
     this.dedupeRetentionMs = getValidCount(options.dedupeRetentionMs, 'dedupeRetentionMs', 3_600_000, 1);
+    this.lockTtlMs = getValidCount(options.lockTtlMs, 'lockTtlMs', Math.max(this.claimIdleMs, 1000), 1);
+    // No wait: a flusher that finds another flushing has nothing to do until its next tick.
+    this.locks = new Locks({ redis: options.redis, prefix: options.prefix, acquireWaitMs: 0, commandTimeoutMs: options.commandTimeoutMs });
     this.redis = options.redis as WithViewScripts;
     if (!('ackViews' in options.redis)) options.redis.defineCommand('ackViews', { numberOfKeys: 2, lua: ACK_VIEWS });
   }
@@ -93,19 +115,17 @@ export class ViewFlusher {
 
   /**
    * One batch: entries abandoned by a dead or failing consumer first, new entries otherwise.
-   * Resolves to the number of stream entries handled (0: nothing to do); throws when Redis or the
-   * database fails, leaving the batch to be claimed again.
+   * Resolves to the number of stream entries handled (0: nothing to do, or another flusher is
+   * flushing); throws when Redis or the database fails, leaving the batch to be claimed again, or
+   * when the flush lock was lost meanwhile (LockLostError).
    */
   async flushOnce(): Promise<number> {
-    const entries = await this.readBatch();
-    if (entries.length === 0) return 0;
-    const { events, productIds, ackArgs } = parseEntries(entries);
-    // Commit first: until the ack below, a crash only means the batch is delivered again.
-    await applyViewEvents(this.options.prisma, events);
-    if (this.options.onFlushed && productIds.length > 0) await this.options.onFlushed(productIds);
-    // Ack, delete and subtract together, so the pending counts never disagree with the stream.
-    await this.redis.ackViews(this.keys.stream, this.keys.pending, VIEW_FLUSHERS_GROUP, ...ackArgs);
-    return entries.length;
+    try {
+      return await this.locks.withLock(VIEW_FLUSH_LOCK, this.lockTtlMs, (lease) => this.flushHolding(lease));
+    } catch (error) {
+      if (error instanceof LockNotAcquiredError) return 0;
+      throw error;
+    }
   }
 
   /**
@@ -129,6 +149,25 @@ export class ViewFlusher {
   }
 
   // Private:
+
+  private async flushHolding(lease: LockLease): Promise<number> {
+    // Read under the lock: the fencing token must be older than any takeover of this batch.
+    const entries = await this.readBatch();
+    if (entries.length === 0) return 0;
+    const { events, productIds, ackArgs } = parseEntries(entries);
+    // Commit first: until the ack below, a crash only means the batch is delivered again. Fenced: a
+    // flusher that lost the lock while paused here is refused, and its batch is left to the new holder.
+    if (events.length > 0) {
+      await this.options.prisma.$transaction(async (tx) => {
+        await admitFencingToken(tx, VIEW_FLUSH_LOCK, lease.fencingToken);
+        await applyViewEvents(tx, events);
+      });
+    }
+    if (this.options.onFlushed && productIds.length > 0) await this.options.onFlushed(productIds);
+    // Ack, delete and subtract together, so the pending counts never disagree with the stream.
+    await this.redis.ackViews(this.keys.stream, this.keys.pending, VIEW_FLUSHERS_GROUP, ...ackArgs);
+    return entries.length;
+  }
 
   private schedule(ms: number): void {
     this.timer = setTimeout(() => void this.tick(), ms);
@@ -216,6 +255,9 @@ type WithViewScripts = (Redis | Cluster) & {
 };
 
 const SWEEP_INTERVAL_MS = 60_000;
+
+/** The lock every flusher of a prefix reads and applies under; also its fence's name in "lock_fences". */
+const VIEW_FLUSH_LOCK = 'views-flush';
 
 /** `value`, or `fallback` when undefined; anything but an integer >= min is a TypeError naming the option. */
 function getValidCount(value: number | undefined, option: string, fallback: number, min: number): number {
