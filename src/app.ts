@@ -25,6 +25,7 @@ import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog, signSeededUser } from './database/seedCatalog.ts';
 import { ClientGoneError } from './errors.ts';
 import { clientErrorFormatter } from './http/clientErrors.ts';
+import { serveCors } from './http/cors.ts';
 import { handleGraphQL, sendJsonError, type GraphQLEndpoint } from './http/graphqlHandler.ts';
 import { sendLive, sendReady } from './http/health.ts';
 import { PersistedQueryCache } from './http/persistedQueryCache.ts';
@@ -247,7 +248,11 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const pathname = (req.url ?? '/').split('?', 1)[0];
-    if (pathname === '/graphql') return handleGraphQL(req, res, graphql);
+    if (pathname === '/graphql') {
+      // Before the CSRF check and the response tier: a preflight carries no operation.
+      if (serveCors(req, res, config.corsOrigins) === 'answered') return;
+      return handleGraphQL(req, res, graphql);
+    }
     if (pathname === '/health/live') return sendLive(res);
     if (pathname === '/health/ready') return sendReady(res, healthChecks);
     sendJsonError(res, 404, `No route for ${pathname}; the API is at /graphql.`);
