@@ -1,4 +1,4 @@
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -33,7 +33,6 @@ export interface ProxiedExchange {
 export class FrontServer {
   /** Every request proxied to the API, in the order answered. */
   readonly exchanges: ProxiedExchange[] = [];
-  private readonly events = new EventEmitter<{ exchange: [ProxiedExchange] }>();
 
   private constructor(
     private readonly server: Server,
@@ -48,18 +47,6 @@ export class FrontServer {
     const front = new FrontServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => front.serve(req, res, options));
     return front;
-  }
-
-  /** Resolves with the first exchange from now on that matches. */
-  async nextExchange(matches: (exchange: ProxiedExchange) => boolean): Promise<ProxiedExchange> {
-    return new Promise((resolve) => {
-      const listener = (exchange: ProxiedExchange) => {
-        if (!matches(exchange)) return;
-        this.events.off('exchange', listener);
-        resolve(exchange);
-      };
-      this.events.on('exchange', listener);
-    });
   }
 
   async stop(): Promise<void> {
@@ -92,10 +79,8 @@ export class FrontServer {
       };
       res.writeHead(answer.statusCode ?? 502, answer.rawHeaders);
       answer.pipe(res);
-      answer.once('end', () => {
-        this.exchanges.push(exchange);
-        this.events.emit('exchange', exchange);
-      });
+      // Recorded in the tick the answer ends: by the time the page has it, the test sees the exchange.
+      answer.once('end', () => this.exchanges.push(exchange));
     });
     upstream.on('error', () => {
       if (!res.headersSent) res.writeHead(502, { 'cache-control': 'no-store' });
