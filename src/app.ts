@@ -15,6 +15,7 @@ import { CatalogWrites } from './catalog/writes.ts';
 import { assertSafeToServe, type Config } from './config/config.ts';
 import { openDatabase, type Database } from './database/database.ts';
 import { prepareEmbedded } from './database/embeddedSetup.ts';
+import { serveCors } from './http/cors.ts';
 import { handleGraphQL, type GraphQLEndpoint } from './http/graphqlHandler.ts';
 import { startGraphQLServer } from './http/graphqlServer.ts';
 import { sendLive, sendReady, type HealthChecks } from './http/health.ts';
@@ -120,7 +121,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     let draining = false;
     const health = healthChecks({ database, cache, draining: () => draining });
     http.route({
-      '/graphql': (req, res) => handleGraphQL(req, res, graphql),
+      // CORS before the CSRF check and the response tier: a preflight carries no operation.
+      '/graphql': (req, res) => (serveCors(req, res, config.corsOrigins) === 'answered' ? undefined : handleGraphQL(req, res, graphql)),
       '/health/live': (_req, res) => sendLive(res),
       '/health/ready': (_req, res) => sendReady(res, health),
     });

@@ -60,6 +60,13 @@ export interface Config {
   /** `CACHE_TAG_HEADER`: the response header that lists a response's tags comma-separated, besides `Surrogate-Key` (space-separated). @default "Cache-Tag" */
   cacheTagHeader: string;
   /**
+   * `CORS_ORIGINS`: comma-separated origins (`scheme://host[:port]`, exactly as browsers send them)
+   * whose pages may call /graphql cross-origin; `*` is refused. Credentials (cookies) are never
+   * allowed: the Bearer token travels in `Authorization`, which the preflight allows. See
+   * src/http/cors.ts. @default "" (same-origin only)
+   */
+  corsOrigins: ReadonlySet<string>;
+  /**
    * `AUTH_TOKEN_SECRET`: the HMAC secret that signs Bearer tokens (32+ characters). Unset: a
    * development secret, with a warning, and only on loopback outside production: with
    * `NODE_ENV=production`, or a {@link Config.host} that is not loopback, startup stops instead.
@@ -176,6 +183,7 @@ export function loadConfig(env: Env = process.env): Config {
     viewFlushClaimIdleMs: integer(env, 'VIEW_FLUSH_CLAIM_IDLE_MS', 5000, 0, 3_600_000),
     responseCache: oneOf(env, 'RESPONSE_CACHE', ['on', 'off'], 'on') === 'on',
     cacheTagHeader: headerName(env, 'CACHE_TAG_HEADER', 'Cache-Tag'),
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
     authTokenSecret: secret(env, 'AUTH_TOKEN_SECRET', 32),
     production: env.NODE_ENV === 'production',
     limits: {
@@ -242,6 +250,27 @@ function headerName(env: Env, name: string, fallback: string): string {
   // RFC 9110 token characters: anything else is not a header name.
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) throw new ConfigError(name, env[name], 'is not an HTTP header name');
   return value;
+}
+
+function origins(env: Env, name: string): ReadonlySet<string> {
+  const value = raw(env, name);
+  if (value === undefined) return new Set();
+  const list = value.split(',').map((origin) => origin.trim()).filter(Boolean);
+  for (const origin of list) {
+    if (origin === '*') throw new ConfigError(name, env[name], 'must list exact origins; "*" is refused');
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    // What a browser sends in Origin, to the byte: a path, a trailing slash or capitals would never match it.
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
+      const hint = parsed && parsed.origin !== 'null' ? ` (did you mean ${parsed.origin}?)` : '';
+      throw new ConfigError(name, env[name], `"${origin}" is not an origin: http(s)://host[:port], no path${hint}`);
+    }
+  }
+  return new Set(list);
 }
 
 function secret(env: Env, name: string, minLength: number): string | undefined {

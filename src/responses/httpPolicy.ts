@@ -2,9 +2,14 @@ import { isObjectType, type GraphQLSchema } from 'graphql';
 import { entityGraceSeconds, readCacheHint, readDirectiveInt } from '../cache/policy.ts';
 
 /**
- * The HTTP `Cache-Control` of a whole response, from the schema: Apollo's rules give max-age and
- * scope (the lowest maxAge and the most private scope of every field resolved); each type touched
- * may add, for shared caches and for failures, what `@cacheControl` cannot say. Pure.
+ * The HTTP `Cache-Control` of a whole response, from the schema: Apollo's rules give the lifetime
+ * and scope (the lowest maxAge and the most private scope of every field resolved); each type
+ * touched may add, for browsers, shared caches and failures, what `@cacheControl` cannot say. Pure.
+ *
+ * The lifetime goes to shared caches (`s-maxage`), which can be purged by tag. A browser's cache
+ * cannot be purged, and would answer its own writer's re-query with what it held before the write:
+ * it gets `max-age=0, must-revalidate` (each reuse is a conditional request, a 304 while nothing
+ * changed) unless every touched type allows it more with `@httpCache(browserMaxAge:)`.
  */
 
 /** What one object type adds to the header, read from its directives. */
@@ -17,6 +22,8 @@ export interface TypeHttpPolicy {
   readonly staleWhileRevalidate: number;
   /** `@httpCache(staleIfError:)`: how long a stale response may stand in when the origin fails. */
   readonly staleIfError: number;
+  /** `@httpCache(browserMaxAge:)`: how long a browser may reuse it without asking, hiding a write from its own writer that long. */
+  readonly browserMaxAge: number | undefined;
 }
 
 /** The policy Apollo's cache-control plugin computed for a response. */
@@ -34,6 +41,7 @@ export function typeHttpPolicies(schema: GraphQLSchema): ReadonlyMap<string, Typ
       sMaxAge: readDirectiveInt(type, 'httpCache', 'sMaxAge'),
       staleWhileRevalidate: entityGraceSeconds(schema, type.name),
       staleIfError: readDirectiveInt(type, 'httpCache', 'staleIfError') ?? 0,
+      browserMaxAge: readDirectiveInt(type, 'httpCache', 'browserMaxAge'),
     });
   }
   return policies;
@@ -44,6 +52,16 @@ export function typeHttpPolicies(schema: GraphQLSchema): ReadonlyMap<string, Typ
  * gives `no-store`. The extensions take the lowest value over the types the response touched, and
  * appear only when every touched type has one: a type that says nothing must not be kept longer,
  * or served stale, because another type in the same response allows it.
+ *
+ * - `max-age` is the browser's: 0 unless every touched type has a `browserMaxAge` (then the lowest,
+ *   capped by the response's maxAge), always with `must-revalidate`, which also forbids a browser
+ *   to serve it stale under `stale-while-revalidate` (Chromium honours that extension).
+ * - `s-maxage` is the shared caches': the response's maxAge, or the lowest `sMaxAge` where every
+ *   touched type has one. It is never left out of a public response: a CDN without it would fall
+ *   back on the browser's `max-age=0` and store nothing. (Not `no-cache` for the browser: nginx
+ *   reads `no-cache` as "never store", whatever `s-maxage` says.)
+ * - A private response reaches the browser only: `private, no-cache`, or its `max-age` when every
+ *   touched type allows one. No shared-cache extension, and no stale serving.
  */
 export function cacheControlHeader(policy: ResponsePolicy | undefined, touchedTypes: Iterable<string>, policies: ReadonlyMap<string, TypeHttpPolicy>): string {
   if (policy === undefined || policy.maxAge <= 0) return 'no-store';
@@ -53,10 +71,9 @@ export function cacheControlHeader(policy: ResponsePolicy | undefined, touchedTy
     if (values.length === 0 || values.some((v) => v === undefined || v <= 0)) return undefined;
     return Math.min(...(values as number[]));
   };
-  const parts = [policy.scope === 'PRIVATE' ? 'private' : 'public', `max-age=${policy.maxAge}`];
-  // s-maxage is for shared caches only; a private response never reaches one.
-  const sMaxAge = policy.scope === 'PUBLIC' ? lowest((p) => p.sMaxAge) : undefined;
-  if (sMaxAge !== undefined) parts.push(`s-maxage=${sMaxAge}`);
+  const browserMaxAge = Math.min(policy.maxAge, lowest((p) => p.browserMaxAge) ?? 0);
+  if (policy.scope === 'PRIVATE') return browserMaxAge > 0 ? `private, max-age=${browserMaxAge}, must-revalidate` : 'private, no-cache';
+  const parts = ['public', `max-age=${browserMaxAge}`, 'must-revalidate', `s-maxage=${lowest((p) => p.sMaxAge) ?? policy.maxAge}`];
   const swr = lowest((p) => p.staleWhileRevalidate);
   if (swr !== undefined) parts.push(`stale-while-revalidate=${swr}`);
   const sie = lowest((p) => p.staleIfError);
@@ -86,9 +103,5 @@ export function storedTtlSeconds(policy: ResponsePolicy, touchedTypes: Iterable<
  */
 export function cacheControlAtAge(header: string, ageSeconds: number): string {
   if (ageSeconds <= 0 || !header.startsWith('public')) return header;
-  const shared = /(?:^|, )s-maxage=(\d+)/.exec(header) ?? /(?:^|, )max-age=(\d+)/.exec(header);
-  if (!shared) return header;
-  const remaining = `s-maxage=${Math.max(0, Number(shared[1]) - ageSeconds)}`;
-  if (header.includes('s-maxage=')) return header.replace(/s-maxage=\d+/, remaining);
-  return header.replace(/max-age=\d+/, (maxAge) => `${maxAge}, ${remaining}`);
+  return header.replace(/\bs-maxage=(\d+)/, (_, seconds: string) => `s-maxage=${Math.max(0, Number(seconds) - ageSeconds)}`);
 }

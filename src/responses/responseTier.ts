@@ -220,6 +220,9 @@ const identities = new LRUCache<string, RequestIdentity | typeof NOT_CACHEABLE>(
 function send({ req, res }: Exchange, stored: CompleteResponse, source: 'HIT' | 'MISS', now: number): void {
   const age = source === 'HIT' ? Math.max(0, Math.floor((now - stored.storedAt) / 1000)) : 0;
   const head = [...headerList(stored), 'x-response-cache', source];
+  // A Vary set before, for this request alone (CORS: Origin), is kept: the stored one adds to it.
+  const varied = res.getHeader('vary');
+  if (varied !== undefined) head[head.indexOf('vary') + 1] = `${stored.headers.vary as string}, ${String(varied)}`;
   if (source === 'HIT') head.push('age', String(age));
   if (age > 0) head[head.indexOf('cache-control') + 1] = agedCacheControl(stored, age);
   // Only for GET: on other methods If-None-Match is a precondition, not a revalidation.

@@ -134,6 +134,23 @@ describe('configuration', () => {
     expect(() => loadConfig({ GRAPHQL_MAX_COST: '0' })).toThrow(/GRAPHQL_MAX_COST.*must be from 1/);
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS.*must not exceed HTTP_REQUEST_TIMEOUT_MS/);
   });
+
+  it('reads CORS_ORIGINS as exact origins; none by default (same-origin only)', () => {
+    expect([...loadConfig({}).corsOrigins]).toEqual([]);
+    expect([...loadConfig({ CORS_ORIGINS: ' https://shop.example.com, http://127.0.0.1:5173 ,' }).corsOrigins]).toEqual(['https://shop.example.com', 'http://127.0.0.1:5173']);
+    for (const [value, message] of [
+      ['*', /CORS_ORIGINS="\*": must list exact origins/],
+      ['https://shop.example.com/', /"https:\/\/shop.example.com\/" is not an origin.*did you mean https:\/\/shop.example.com\?/],
+      ['https://shop.example.com/app', /is not an origin: http\(s\):\/\/host\[:port\], no path/],
+      ['https://Shop.example.com', /did you mean https:\/\/shop.example.com\?/],
+      ['shop.example.com', /"shop.example.com" is not an origin/],
+      ['ftp://files.example.com', /"ftp:\/\/files.example.com" is not an origin/],
+      ['https://a.example.com,null', /"null" is not an origin/],
+    ] as const) {
+      expect(() => loadConfig({ CORS_ORIGINS: value }), value).toThrow(ConfigError);
+      expect(() => loadConfig({ CORS_ORIGINS: value }), value).toThrow(message);
+    }
+  });
 });
 
 describe('rate limit configuration', () => {

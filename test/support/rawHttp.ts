@@ -202,8 +202,10 @@ function parseRawResponse(bytes: Buffer): RawOutcome {
 }
 
 function headersOf(head: string): Record<string, string> {
+  // Lines end in CRLF: split on LF alone, each would keep its CR, which `.` does not match, and
+  // every field but the last would be lost.
   const fields = head
-    .split('\n')
+    .split('\r\n')
     .slice(1)
     .flatMap((line) => {
       const [, name, value] = /^([^:\s]+): *(.*)$/.exec(line) ?? [];
