@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'CACHE_TIER_UNAVAILABLE'
   | 'CACHE_ENTRY_CORRUPT'
   | 'UNAUTHENTICATED'
-  | 'CLIENT_GONE';
+  | 'CLIENT_GONE'
+  | 'SERVICE_UNAVAILABLE';
 
 abstract class ProjectError extends Error {
   abstract readonly code: ErrorCode;
@@ -99,6 +100,27 @@ export class ClientGoneError extends ProjectError {
 
   constructor(options?: { cause?: unknown }) {
     super('The client closed the connection before the request was answered', options);
+  }
+}
+
+/**
+ * The database cannot be used right now: unreachable, refusing or dropping connections, or not
+ * answering in time (see database/databaseErrors.ts for what counts). Raised at the database
+ * boundary (CatalogQueries, CatalogWrites) with the driver's error as `cause`, which only the log
+ * sees. A request that meets it is a 503 with `Retry-After` (http/clientErrors.ts). `wrote` is set
+ * by a write that failed: `nothing` when it is known that nothing was written (a transaction that
+ * never sent its COMMIT), `unknown` when the connection broke while it may have been committing.
+ */
+export class DatabaseUnavailableError extends ProjectError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  readonly wrote: 'nothing' | 'unknown' | undefined;
+
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown; wrote?: 'nothing' | 'unknown' },
+  ) {
+    super(`The database is unavailable: ${reason}`, options);
+    this.wrote = options?.wrote;
   }
 }
 
