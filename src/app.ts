@@ -24,11 +24,13 @@ import { openDatabase, type Database } from './database/database.ts';
 import { applyMigrations } from './database/migrator.ts';
 import { seedCatalog, signSeededUser } from './database/seedCatalog.ts';
 import { ClientGoneError } from './errors.ts';
-import { clientErrorFormatter } from './http/clientErrors.ts';
+import { answerClientError } from './http/clientErrorAnswer.ts';
+import { clientErrorFormatter, errorReportingPlugin } from './http/clientErrors.ts';
 import { handleGraphQL, sendJsonError, type GraphQLEndpoint } from './http/graphqlHandler.ts';
 import { sendLive, sendReady } from './http/health.ts';
 import { PersistedQueryCache } from './http/persistedQueryCache.ts';
 import { declaresTooLargeBody } from './http/requestBody.ts';
+import { assignRequestId } from './http/requestId.ts';
 import { boundedDocumentStore, DOCUMENT_STORE_BYTES } from './limits/documentStore.ts';
 import { operationLimits } from './limits/operationLimits.ts';
 import type { Logger } from './logging/logger.ts';
@@ -184,6 +186,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       responsePolicyPlugin(),
       authorizationPlugin(schema),
       ...(limits.plugin ? [limits.plugin] : []),
+      errorReportingPlugin({ logger, retryAfterSeconds: config.retryAfterSeconds }),
     ],
     parseOptions: limits.parseOptions,
     validationRules: limits.validationRules,
@@ -230,14 +233,17 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
   };
 
   http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = assignRequestId(req, res);
     route(req, res).catch((error: unknown) => {
       // A client that hung up is not the server's failure: no error line for anyone to flood.
-      if (error instanceof ClientGoneError) logger.debug({ err: error, url: req.url }, 'client went away');
-      else logger.error({ err: error, url: req.url }, 'request failed');
+      if (error instanceof ClientGoneError) logger.debug({ err: error, url: req.url, requestId }, 'client went away');
+      else logger.error({ err: error, url: req.url, requestId }, 'request failed');
       if (!res.headersSent && !res.destroyed) sendJsonError(res, 500, 'Internal server error.');
       else res.destroy();
     });
   });
+  // Headers over Node's limit (a long GET) get a JSON 431 that says to use POST; other parser errors, Node's own answer.
+  http.on('clientError', answerClientError);
   // Node answers `Expect: 100-continue` itself unless this is handled: only a body that would be
   // read is asked for, and a declared one over the limit is refused (413) without being sent.
   http.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
