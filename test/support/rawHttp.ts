@@ -203,7 +203,7 @@ function parseRawResponse(bytes: Buffer): RawOutcome {
 
 function headersOf(head: string): Record<string, string> {
   const fields = head
-    .split('\n')
+    .split('\r\n')
     .slice(1)
     .flatMap((line) => {
       const [, name, value] = /^([^:\s]+): *(.*)$/.exec(line) ?? [];
