@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'LOCK_NOT_ACQUIRED'
   | 'LOCK_LOST'
   | 'LOCK_UNAVAILABLE'
-  | 'FENCING_TOKEN_STALE';
+  | 'FENCING_TOKEN_STALE'
+  | 'SERVICE_UNAVAILABLE';
 
 abstract class ProjectError extends Error {
   abstract readonly code: ErrorCode;
@@ -177,6 +178,27 @@ export class StaleFencingTokenError extends ProjectError {
 
 function reasonOf(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
+}
+
+/**
+ * The database cannot be used right now: unreachable, refusing or dropping connections, or not
+ * answering in time (see database/databaseErrors.ts for what counts). Raised at the database
+ * boundary (CatalogQueries, CatalogWrites) with the driver's error as `cause`, which only the log
+ * sees. A request that meets it is a 503 with `Retry-After` (http/clientErrors.ts). `wrote` is set
+ * by a write that failed: `nothing` when it is known that nothing was written (a transaction that
+ * never sent its COMMIT), `unknown` when the connection broke while it may have been committing.
+ */
+export class DatabaseUnavailableError extends ProjectError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  readonly wrote: 'nothing' | 'unknown' | undefined;
+
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown; wrote?: 'nothing' | 'unknown' },
+  ) {
+    super(`The database is unavailable: ${reason}`, options);
+    this.wrote = options?.wrote;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Prisma } from '../database/database.ts';
-import { ForbiddenError, InvalidArgumentError, NotFoundError } from '../errors.ts';
+import { reportingUnavailable, reportingUnavailableWrite, unavailability } from '../database/databaseErrors.ts';
+import { DatabaseUnavailableError, ForbiddenError, InvalidArgumentError, NotFoundError } from '../errors.ts';
 import { Prisma as PrismaNamespace } from '../generated/prisma/client.ts';
 import type { ProductRecord, ReviewRecord } from './records.ts';
 import type { NewProduct, NewReview, ProductPatch } from './writeInputs.ts';
@@ -14,6 +15,9 @@ type Transaction = PrismaNamespace.TransactionClient;
  * References and the unique sku are checked inside the transaction, so a violation is reported by
  * field. A concurrent write can still slip between the check and the insert; the constraint then
  * fails the statement, and that violation is reported by the same field (see fieldOfViolation).
+ *
+ * A database that cannot be used throws DatabaseUnavailableError, saying what was written (see
+ * {@link CatalogWrites.transaction}): a client is told "nothing" only when that is known.
  */
 export class CatalogWrites {
   constructor(private readonly prisma: Prisma) {}
@@ -40,7 +44,7 @@ export class CatalogWrites {
 
   /** The committed version of a product now; null when it no longer exists. */
   async productVersion(id: number): Promise<number | null> {
-    const row = await this.prisma.product.findUnique({ where: { id }, select: { version: true } });
+    const row = await reportingUnavailable(() => this.prisma.product.findUnique({ where: { id }, select: { version: true } }));
     return row?.version ?? null;
   }
 
@@ -49,7 +53,7 @@ export class CatalogWrites {
    * row and its reviews' ids, for invalidation; null when no product has this id.
    */
   deleteProduct(id: number): Promise<{ product: ProductRecord; reviewIds: number[] } | null> {
-    return this.prisma.$transaction(async (tx) => {
+    return this.transaction(async (tx) => {
       // The lock makes the review list complete: a concurrent createReview waits on it, then fails
       // its foreign key (reported on `input.productId`), so no review escapes the list.
       if (!(await lockProduct(tx, id))) return null;
@@ -82,10 +86,11 @@ export class CatalogWrites {
   async deleteReview(id: number, only: { authorId?: number } = {}): Promise<ReviewRecord | null> {
     try {
       // One statement (DELETE ... WHERE ... RETURNING): its own transaction.
-      return await this.prisma.review.delete({ where: { id, ...(only.authorId === undefined ? {} : { authorId: only.authorId }) } });
+      return await reportingUnavailableWrite(() => this.prisma.review.delete({ where: { id, ...(only.authorId === undefined ? {} : { authorId: only.authorId }) } }));
     } catch (error) {
       if (!(error instanceof PrismaNamespace.PrismaClientKnownRequestError && error.code === 'P2025')) throw error;
-      if (only.authorId !== undefined && (await this.prisma.review.findUnique({ where: { id }, select: { id: true } })) !== null) {
+      const other = only.authorId === undefined ? null : await reportingUnavailable(() => this.prisma.review.findUnique({ where: { id }, select: { id: true } }), 'nothing');
+      if (other !== null) {
         throw new ForbiddenError('Mutation.deleteReview', `review ${id} is not the viewer's own`);
       }
       return null;
@@ -108,12 +113,33 @@ export class CatalogWrites {
    */
   private async reportingViolations<T>(input: object, write: (tx: Transaction) => Promise<T>): Promise<T> {
     try {
-      return await this.prisma.$transaction(write);
+      return await this.transaction(write);
     } catch (error) {
       const field = fieldOfViolation(error);
       if (field === undefined) throw error;
       const value = (input as Record<string, unknown>)[field.name];
       throw new InvalidArgumentError(`input.${field.name}`, typeof value === 'number' ? String(value) : value, field.reason);
+    }
+  }
+
+  /**
+   * Runs `write` in one transaction, saying, when the database fails it, what was written. Until
+   * COMMIT is sent, nothing: PostgreSQL rolls back a transaction whose connection goes away. A
+   * connection lost once COMMIT is on its way leaves the outcome unknown, to any client of any
+   * database: then the error says so (`wrote: 'unknown'`) instead of promising nothing.
+   */
+  private async transaction<T>(write: (tx: Transaction) => Promise<T>): Promise<T> {
+    let committing = false;
+    try {
+      return await this.prisma.$transaction(async (tx) => {
+        const result = await write(tx);
+        committing = true;
+        return result;
+      });
+    } catch (error) {
+      const unavailable = unavailability(error);
+      if (!unavailable) throw error;
+      throw new DatabaseUnavailableError(unavailable.reason, { cause: error, wrote: committing && !unavailable.unsent ? 'unknown' : 'nothing' });
     }
   }
 }

@@ -80,6 +80,11 @@ export interface Config {
   http: HttpLimits;
   /** How many requests one viewer, or one anonymous client address, may send (see {@link RateLimitOptions}). */
   rateLimit: RateLimitOptions;
+  /**
+   * `RETRY_AFTER_SECONDS`: the `Retry-After` of a 503, sent when the database cannot be used and
+   * the cache tiers cannot answer (a miss, a mutation). @default 5
+   */
+  retryAfterSeconds: number;
   /** `APQ_TTL_SECONDS`: how long a registered persisted query is kept. @default 3600 */
   apqTtlSeconds: number;
   /** `APQ_MAX_ENTRIES`: how many persisted queries are kept at most, the oldest dropped first. @default 1000 */
@@ -122,6 +127,15 @@ export interface HttpLimits {
   maxResponseBytes: number;
   /** `RESPONSE_CACHE_MAX_BYTES`: the response tier stores no response over this. @default 262144 (256 KiB) */
   maxStoredResponseBytes: number;
+  /**
+   * `MAX_URL_BYTES`: a request whose URL (path and query string) is longer is refused with 414,
+   * saying to send the query by POST; set it to what the proxies in front pass (often 8192), so a
+   * GET they would refuse is refused here first, with that advice. At most 16384: Node's limit on
+   * the request line and headers together, past which the socket gets a 431 with the same advice
+   * before any request exists (http/clientErrorAnswer.ts). At the default, that 431 is the only
+   * limit. @default 16384
+   */
+  maxUrlBytes: number;
   /** `HTTP_HEADERS_TIMEOUT_MS`: a client must send its request headers within this. @default 10000 */
   headersTimeoutMs: number;
   /** `HTTP_REQUEST_TIMEOUT_MS`: a client must send its whole request, body included, within this (a slow body is cut off with 408). @default 30000 */
@@ -200,10 +214,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxQueryBytes: integer(env, 'MAX_QUERY_BYTES', 64 * 1024, 256, 1024 * 1024 * 1024),
       maxResponseBytes: integer(env, 'MAX_RESPONSE_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
       maxStoredResponseBytes: integer(env, 'RESPONSE_CACHE_MAX_BYTES', 256 * 1024, 0, 1024 * 1024 * 1024),
+      maxUrlBytes: integer(env, 'MAX_URL_BYTES', 16 * 1024, 256, 16 * 1024),
       headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     },
     rateLimit: rateLimitOptions(env),
+    retryAfterSeconds: integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600),
     apqTtlSeconds: integer(env, 'APQ_TTL_SECONDS', 3600, 1, 7 * 86_400),
     apqMaxEntries: integer(env, 'APQ_MAX_ENTRIES', 1000, 1, 10_000_000),
     seedProducts: integer(env, 'SEED_PRODUCTS', 1000, 1, 10_000_000),

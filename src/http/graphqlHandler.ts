@@ -8,10 +8,15 @@ import { InvalidTokenError } from '../errors.ts';
 import type { RateLimiter } from '../limits/rateLimit/rateLimiter.ts';
 import type { Answer, Exchange, ResponseTier } from '../responses/responseTier.ts';
 import type { RequestContext } from '../schema/context.ts';
+import { sendJsonError } from './errorResponses.ts';
+import { requestIdOf } from './requestId.ts';
 import { BodyError, bodyFrom, readBody } from './requestBody.ts';
 
+// Where the server's own error responses used to be written; callers still import it from here.
+export { sendJsonError } from './errorResponses.ts';
+
 /** What one request may make the server read, build and keep (each documented on HttpLimits). */
-export type RequestLimits = Readonly<Pick<HttpLimits, 'maxBodyBytes' | 'maxQueryBytes' | 'maxResponseBytes' | 'maxStoredResponseBytes'>>;
+export type RequestLimits = Readonly<Pick<HttpLimits, 'maxBodyBytes' | 'maxQueryBytes' | 'maxResponseBytes' | 'maxStoredResponseBytes' | 'maxUrlBytes'>>;
 
 export interface GraphQLEndpoint {
   readonly apollo: ApolloServer<RequestContext>;
@@ -40,11 +45,18 @@ export interface GraphQLEndpoint {
  *    response tier, which writes its Cache-Control, Vary, ETag and tag headers (and a 304 for a
  *    matching If-None-Match) and stores it; anything else is sent here, `no-store`.
  *
- * Before any of it, the request is bounded (see RequestLimits): a body or a query text over its
- * limit is a 413, and a response over its budget is replaced by an error and never stored.
+ * Before any of it, the request is bounded (see RequestLimits): a URL over its limit is a 414, a
+ * body or a query text over its limit is a 413, and a response over its budget is replaced by an
+ * error and never stored.
  */
 export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, endpoint: GraphQLEndpoint): Promise<void> {
   const { limits } = endpoint;
+  // Below Node's own header limit (a 431 on the socket, see clientErrorAnswer.ts), so that a GET a
+  // proxy might still pass is refused here, with a message that says what to do instead.
+  const urlBytes = Buffer.byteLength(req.url ?? '');
+  if (urlBytes > limits.maxUrlBytes) {
+    return sendJsonError(res, 414, `URL of ${urlBytes} bytes exceeds the maximum of ${limits.maxUrlBytes} bytes (MAX_URL_BYTES); send a long query or long variables by POST.`, 'URL_TOO_LONG');
+  }
   const text = req.method === 'POST' ? await readBody(req, limits.maxBodyBytes) : undefined;
   if (text instanceof BodyError) return sendBodyError(res, text);
 
@@ -102,6 +114,10 @@ async function execute({ req, res, search, parseBody }: Exchange, viewer: Viewer
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
+  // The id this server gave the request, not the client's: what the error reporting plugin logs and
+  // stamps on errors (clientErrors.ts), which sees the request only as Apollo does.
+  const requestId = requestIdOf(req);
+  if (requestId !== undefined) headers.set('x-request-id', requestId);
   const request: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body: parsedBody };
   endpoint.onExecute?.();
   const response = await endpoint.apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => context });
@@ -141,19 +157,7 @@ async function execute({ req, res, search, parseBody }: Exchange, viewer: Viewer
 const SENT: Answer = { kind: 'sent' };
 const UNPARSED = Symbol('not parsed yet');
 
-export function sendJsonError(res: ServerResponse, status: number, message: string, code = defaultCode(status)): void {
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('cache-control', 'no-store');
-  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
 // Private:
-
-function defaultCode(status: number): string {
-  if (status === 413) return 'PAYLOAD_TOO_LARGE';
-  return status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST';
-}
 
 function sendBodyError(res: ServerResponse, error: BodyError): void {
   // The rest of the body is never read: the connection closes after the answer.

@@ -10,7 +10,7 @@ import { operationLimits } from '../limits/operationLimits.ts';
 import type { Logger } from '../logging/logger.ts';
 import { responsePolicyPlugin } from '../responses/responsePolicyPlugin.ts';
 import type { RequestContext } from '../schema/context.ts';
-import { clientErrorFormatter } from './clientErrors.ts';
+import { clientErrorFormatter, errorReportingPlugin } from './clientErrors.ts';
 import type { PersistedQueryCache } from './persistedQueryCache.ts';
 
 export interface GraphQLServerOptions {
@@ -39,6 +39,7 @@ export async function startGraphQLServer(options: GraphQLServerOptions): Promise
       responsePolicyPlugin(),
       authorizationPlugin(schema),
       ...(limits.plugin ? [limits.plugin] : []),
+      errorReportingPlugin({ logger, retryAfterSeconds: config.retryAfterSeconds }),
       ...options.plugins,
     ],
     parseOptions: limits.parseOptions,

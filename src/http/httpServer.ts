@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import type { HttpLimits } from '../config/config.ts';
 import { ClientGoneError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { sendJsonError } from './graphqlHandler.ts';
+import { answerClientError } from './clientErrorAnswer.ts';
+import { sendJsonError } from './errorResponses.ts';
+import { assignRequestId } from './requestId.ts';
 import { declaresTooLargeBody } from './requestBody.ts';
 
 /** Answers one request on one path. */
@@ -31,14 +33,17 @@ export function createHttpServer(limits: HttpLimits, logger: Logger): HttpServer
   let routes: Readonly<Record<string, RouteHandler>> = {};
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = assignRequestId(req, res);
     dispatch(req, res).catch((error: unknown) => {
       // A client that hung up is not the server's failure: no error line for anyone to flood.
-      if (error instanceof ClientGoneError) logger.debug({ err: error, url: req.url }, 'client went away');
-      else logger.error({ err: error, url: req.url }, 'request failed');
+      if (error instanceof ClientGoneError) logger.debug({ err: error, url: req.url, requestId }, 'client went away');
+      else logger.error({ err: error, url: req.url, requestId }, 'request failed');
       if (!res.headersSent && !res.destroyed) sendJsonError(res, 500, 'Internal server error.');
       else res.destroy();
     });
   });
+  // Headers over Node's limit (a long GET) get a JSON 431 that says to use POST; other parser errors, Node's own answer.
+  server.on('clientError', answerClientError);
   // Node answers `Expect: 100-continue` itself unless this is handled: only a body that would be
   // read is asked for, and a declared one over the limit is refused (413) without being sent.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

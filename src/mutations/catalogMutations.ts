@@ -7,7 +7,7 @@ import type { CacheAddresses } from '../catalog/cacheAddresses.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';
 import type { ProductRecord, ReviewRecord } from '../catalog/records.ts';
 import type { CatalogWrites } from '../catalog/writes.ts';
-import { ForbiddenError, NotFoundError } from '../errors.ts';
+import { DatabaseUnavailableError, ForbiddenError, NotFoundError } from '../errors.ts';
 import type { Loaders } from '../loaders/loaders.ts';
 import type { Mutations } from '../schema/context.ts';
 import type { ViewCounter } from '../views/viewCounter.ts';
@@ -32,6 +32,9 @@ export interface MutationDeps {
  *    pub/sub, in every other instance's L2;
  * 3. write the new rows through to L3 and L2, fenced by step 2 itself, and prime this request's L1,
  *    so the writer reads its own write at once and the next reader anywhere hits.
+ *
+ * A database that cannot be used fails a mutation only before or during step 1, so its
+ * DatabaseUnavailableError always says what was written (see {@link sayingWhatWasWritten}).
  */
 export function createMutations(deps: MutationDeps, loaders: Loaders, viewer: Viewer): Mutations {
   const { writes, readThrough, invalidator, addresses, kinds } = deps;
@@ -49,7 +52,7 @@ export function createMutations(deps: MutationDeps, loaders: Loaders, viewer: Vi
   /** A product's lists: its category's pages and every root page (they list products by id). */
   const productListTags = (categoryId: number) => [tags.list('Category', categoryId, 'products'), tags.rootList('products')];
 
-  return {
+  return sayingWhatWasWritten({
     async createProduct(input) {
       const product = await writes.createProduct(input);
       // The entity tag too: an "absent" marker for this id may be cached.
@@ -68,8 +71,10 @@ export function createMutations(deps: MutationDeps, loaders: Loaders, viewer: Vi
       ]);
       // Commits and invalidations of concurrent writers may land in different orders. A newer
       // commit whose invalidation came first would leave this older row valid once written through:
-      // then the newer writer's row is the one to cache, and this one is only this request's.
-      if ((await writes.productVersion(id)) === after.version) {
+      // then the newer writer's row is the one to cache, and this one is only this request's. A
+      // database gone since the commit cannot say: the row is not written through (the next read
+      // loads it), and the mutation, which has committed, succeeds.
+      if ((await committedVersion(writes, id)) === after.version) {
         await writeProducts(fences, [{ ...addresses.entity('Product', id), value: after }], [[id, after]]);
       } else {
         loaders.product.clear(id).prime(id, after);
@@ -123,5 +128,38 @@ export function createMutations(deps: MutationDeps, loaders: Loaders, viewer: Vi
       if (how === 'direct') await invalidator.invalidate([tags.entity('Product', id)]);
       return true;
     },
-  };
+  });
+}
+
+// Private:
+
+/**
+ * The mutations, each saying "nothing was written" when the database fails it before its write:
+ * a read it makes first (recordProductView's load) has written nothing. A write's own error
+ * already says what it wrote (CatalogWrites), and nothing after the commit reaches the database
+ * but {@link committedVersion}, which never fails the mutation.
+ */
+function sayingWhatWasWritten(mutations: Mutations): Mutations {
+  const wrapped = {} as Record<keyof Mutations, (...args: never[]) => Promise<unknown>>;
+  for (const [name, mutation] of Object.entries(mutations) as Array<[keyof Mutations, (...args: unknown[]) => Promise<unknown>]>) {
+    wrapped[name] = async (...args) => {
+      try {
+        return await mutation(...args);
+      } catch (error) {
+        if (error instanceof DatabaseUnavailableError && error.wrote === undefined) throw new DatabaseUnavailableError(error.reason, { cause: error.cause, wrote: 'nothing' });
+        throw error;
+      }
+    };
+  }
+  return wrapped as unknown as Mutations;
+}
+
+/** The committed version of a product, or undefined when the database cannot say now. */
+async function committedVersion(writes: CatalogWrites, id: number): Promise<number | null | undefined> {
+  try {
+    return await writes.productVersion(id);
+  } catch (error) {
+    if (error instanceof DatabaseUnavailableError) return undefined;
+    throw error;
+  }
 }

@@ -141,17 +141,20 @@ describe('client errors: what a client may see', () => {
     }
   });
 
-  it('with PostgreSQL unreachable, answers a miss and a mutation without any driver text', async () => {
+  it('with PostgreSQL unreachable, answers a miss and a mutation with 503 SERVICE_UNAVAILABLE, without any driver text, in development too', async () => {
     const t = await startTestApp({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`, CACHE_TIERS: '' });
     try {
       const read = await t.query('{ product(id: "1") { id name } }');
       const write = await t.query(`mutation { updateProduct(id: "1", input: { name: "x" }) { id } }`, {}, await adminToken());
       for (const response of [read, write]) {
-        expect(response.body.errors?.[0]).toMatchObject({ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+        expect(response.status).toBe(503);
+        expect(response.body.errors?.[0]).toMatchObject({ extensions: { code: 'SERVICE_UNAVAILABLE', requestId: response.headers.get('x-request-id') } });
         expect(JSON.stringify(response.body)).not.toMatch(INTERNALS);
       }
-      // The operator still gets the whole story.
-      expect(t.logs.some((line) => line.msg === 'operation failed' && INTERNALS.test(JSON.stringify(line)))).toBe(true);
+      expect(write.body.errors?.[0]?.message).toMatch(/nothing was written/);
+      // The operator still gets the whole story, under the id the client was given.
+      const requestId = read.headers.get('x-request-id');
+      expect(t.logs.some((line) => line.msg === 'database unavailable' && line.requestId === requestId && INTERNALS.test(JSON.stringify(line)))).toBe(true);
     } finally {
       await t.stop();
     }

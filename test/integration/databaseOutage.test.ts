@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { FaultProxy } from '../support/faultProxy.ts';
+import { deletePrefix, startTestApp, type GraphQLResult, type TestApp } from '../support/testApp.ts';
+
+/** Words that would tell a client about the server's insides. */
+const INTERNALS = /prisma|invocation|ECONNREFUSED|ECONNRESET|Can't reach|127\.0\.0\.1|postgres|DatabaseNotReachable|ConnectionClosed|\bat \S+ \(|node_modules/i;
+
+describe('PostgreSQL down (production mode)', () => {
+  let proxy: FaultProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const databaseUrl = new URL(inject('databaseUrl'));
+    proxy = await FaultProxy.start({ targetPort: Number(databaseUrl.port || 5432), host: databaseUrl.hostname });
+    databaseUrl.port = String(proxy.port);
+    t = await startTestApp({ NODE_ENV: 'production', DATABASE_URL: databaseUrl.toString(), RESPONSE_CACHE: 'on', RETRY_AFTER_SECONDS: '7' });
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    await proxy?.close();
+    if (t) await deletePrefix(t.prefix);
+  });
+
+  it('answers from the cache tiers what they hold, a miss with 503, and a mutation with 503 that wrote nothing', async () => {
+    // Cached while the database is up: a whole response, and the product by id.
+    const cachedQuery = '{ product(id: "1") { id name } }';
+    expect((await t.query(cachedQuery)).status).toBe(200);
+    expect((await t.query('{ product(id: "3") { id name } }')).body.data).toEqual({ product: { id: '3', name: expect.any(String) } });
+    const before = await t.app.database.prisma.product.findUniqueOrThrow({ where: { id: 2 } });
+
+    proxy.set({ kind: 'reset' });
+
+    // c. the response tier answers, and so do the data tiers for another shape of a cached product.
+    const hit = await t.query(cachedQuery);
+    expect(hit.status).toBe(200);
+    expect(hit.headers.get('x-response-cache')).toBe('HIT');
+    const dataHit = await t.query('{ product(id: "3") { name id } }');
+    expect(dataHit.status).toBe(200);
+    expect(dataHit.body.data).toEqual({ product: { id: '3', name: expect.any(String) } });
+    expect(hit.headers.get('x-request-id')).not.toBe(dataHit.headers.get('x-request-id'));
+
+    // a. a miss: 503, Retry-After, a stable code, no detail, and the id that finds the detail in the log.
+    const missQuery = '{ product(id: "999") { id name } }';
+    const miss = await t.query(missQuery);
+    expectUnavailable(miss);
+    expect(miss.body.errors?.[0]?.message).toMatch(/cannot reach its database/);
+    const requestId = miss.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(miss.body.errors?.[0]?.extensions?.requestId).toBe(requestId);
+    const detail = t.logs.filter((line) => line.requestId === requestId && line.msg === 'database unavailable');
+    expect(detail).toHaveLength(1);
+    expect(JSON.stringify(detail[0])).toMatch(/ConnectionClosed|ECONNRESET|Connection terminated|DatabaseNotReachable/);
+
+    // b. a mutation: 503, and it says nothing was written.
+    const write = await t.mutate('mutation { updateProduct(id: "2", input: { name: "written during the outage" }) { id name } }');
+    expectUnavailable(write);
+    expect(write.body.errors?.[0]?.message).toMatch(/nothing was written/);
+    expect(write.body.errors?.[0]?.extensions?.wrote).toBe('nothing');
+
+    // Never stored: the same miss, once the database is back, is answered from it.
+    proxy.set({ kind: 'pass' });
+    await eventually(async () => expect((await t.query(missQuery)).status).toBe(200));
+    // And the mutation, true to its word, wrote nothing.
+    const after = await t.app.database.prisma.product.findUniqueOrThrow({ where: { id: 2 } });
+    expect(after).toEqual(before);
+  });
+
+  function expectUnavailable(response: GraphQLResult): void {
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('7');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('x-response-cache')).toBeNull();
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    expect(JSON.stringify(response.body)).not.toMatch(INTERNALS);
+  }
+});
+
+async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
