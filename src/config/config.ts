@@ -19,6 +19,13 @@ export interface Config {
   databaseUrl: string | undefined;
   /** `PGLITE_DATA_DIR`: where the embedded database keeps its files. @default ".data/pglite" */
   pgliteDataDir: string;
+  /** `DATABASE_CONNECT_TIMEOUT_MS`: a new PostgreSQL connection not made in this time fails (the request gets a 503). @default 5000 */
+  databaseConnectTimeoutMs: number;
+  /**
+   * `DATABASE_QUERY_TIMEOUT_MS`: a statement with no answer in this time fails (a 503), so a
+   * PostgreSQL that accepts connections but never answers cannot hold requests. @default 15000
+   */
+  databaseQueryTimeoutMs: number;
   /** `REDIS_URL`: the shared L3 tier, one Redis. Unset (and no cluster): no L3. */
   redisUrl: string | undefined;
   /** `REDIS_CLUSTER_NODES`: `host:port,host:port`, some nodes of a Redis Cluster to use instead of `REDIS_URL`. */
@@ -180,6 +187,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: text(env, 'HOST', '127.0.0.1'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     pgliteDataDir: text(env, 'PGLITE_DATA_DIR', '.data/pglite'),
+    databaseConnectTimeoutMs: integer(env, 'DATABASE_CONNECT_TIMEOUT_MS', 5000, 100, 600_000),
+    databaseQueryTimeoutMs: integer(env, 'DATABASE_QUERY_TIMEOUT_MS', 15_000, 100, 3_600_000),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisClusterNodes: clusterNodes(env),
     viewsRedisUrl: url(env, 'VIEWS_REDIS_URL', ['redis:', 'rediss:']),

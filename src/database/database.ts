@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import type { Config } from '../config/config.ts';
 import { embeddedSession, openServerSession, type SqlSession } from './sqlSession.ts';
 
 export type Prisma = PrismaClient<'query'>;
@@ -20,15 +21,19 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export interface DatabaseOptions {
-  databaseUrl: string | undefined;
-  pgliteDataDir: string;
-}
+/** Where the database is; the server passes its Config, whose timeouts bound every call (scripts may leave them out). */
+export type DatabaseOptions = Pick<Config, 'databaseUrl' | 'pgliteDataDir'> & Partial<Pick<Config, 'databaseConnectTimeoutMs' | 'databaseQueryTimeoutMs'>>;
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl !== undefined) {
     const url = options.databaseUrl;
-    const adapter = new PrismaPg({ connectionString: url });
+    // Every call bounded: a connection that cannot be made, and a statement that gets no answer, fail
+    // (database/databaseErrors.ts makes them a 503) instead of holding the request.
+    const adapter = new PrismaPg({
+      connectionString: url,
+      ...(options.databaseConnectTimeoutMs ? { connectionTimeoutMillis: options.databaseConnectTimeoutMs } : {}),
+      ...(options.databaseQueryTimeoutMs ? { query_timeout: options.databaseQueryTimeoutMs } : {}),
+    });
     return wrap(new PrismaClient({ adapter, log: QUERY_EVENTS }), 'postgres', {
       openSession: () => openServerSession(url),
       closeEngine: async () => {},

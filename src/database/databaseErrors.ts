@@ -102,8 +102,8 @@ const MIDWAY_PRISMA_CODES = new Set(['P1008', 'P1017']);
 
 /** pg's plain errors for a connection that could not be made in time (pg/lib/client.js, pg-pool). */
 const PG_CONNECT_MESSAGES = /^(Connection terminated due to connection timeout|timeout exceeded when trying to connect)/;
-/** pg's plain errors for a connection dropped under a statement, or broken before it. */
-const PG_LOST_MESSAGES = /^(Connection terminated unexpectedly|Client has encountered a connection error)/;
+/** pg's plain errors for a connection dropped under a statement, broken before it, or silent past `query_timeout`. */
+const PG_LOST_MESSAGES = /^(Connection terminated unexpectedly|Client has encountered a connection error|Query read timeout)/;
 
 function adapterErrorKind(meta: unknown): { kind: string; code?: unknown } | undefined {
   const cause = (meta as { driverAdapterError?: { cause?: { kind?: unknown; code?: unknown } } } | undefined)?.driverAdapterError?.cause;

@@ -77,6 +77,39 @@ describe('PostgreSQL down (production mode)', () => {
   }
 });
 
+describe('PostgreSQL hanging (accepts, never answers)', () => {
+  let proxy: FaultProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const databaseUrl = new URL(inject('databaseUrl'));
+    proxy = await FaultProxy.start({ targetPort: Number(databaseUrl.port || 5432), host: databaseUrl.hostname });
+    databaseUrl.port = String(proxy.port);
+    t = await startTestApp({ NODE_ENV: 'production', DATABASE_URL: databaseUrl.toString(), DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_QUERY_TIMEOUT_MS: '1000' });
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    await proxy?.close();
+    if (t) await deletePrefix(t.prefix);
+  });
+
+  it('answers a miss and a mutation with 503 once the database has not answered within its bound', async () => {
+    // A connection in the pool already, and one fresh one needed: both kinds must be bounded.
+    expect((await t.query('{ product(id: "4") { id } }')).status).toBe(200);
+    proxy.set({ kind: 'hang' });
+
+    const miss = await t.query('{ product(id: "998") { id name } }');
+    expect(miss.status).toBe(503);
+    expect(miss.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    const write = await t.mutate('mutation { updateProduct(id: "5", input: { name: "written while hanging" }) { id } }');
+    expect(write.status).toBe(503);
+    expect(write.body.errors?.[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+
+    proxy.set({ kind: 'pass' });
+  });
+});
+
 async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
