@@ -22,6 +22,8 @@ export default tseslint.config(
       // Input validation matches control characters on purpose (names, slugs, tokens).
       'no-control-regex': 'off',
       // `_name` marks a parameter an interface requires but this implementation does not use.
+      // `let x; ... x = made;` where callbacks built in between read `x?.`: a const there would be in its TDZ.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },

@@ -108,8 +108,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     },
   });
   const { readThrough, invalidator, redis } = cache;
-  const target = redisTarget(config);
-  const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
+  const connect = (to: NonNullable<ReturnType<typeof redisTarget>>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
   const persistedQueries =
     redis && cache.guard
       ? new PersistedQueryCache({ redis, guard: cache.guard, prefix: keys.keyspace, ttlSeconds: config.apqTtlSeconds, maxEntries: config.apqMaxEntries })
