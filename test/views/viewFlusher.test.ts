@@ -137,7 +137,7 @@ describe('ViewFlusher', () => {
     const [one, two] = [flusher({ batchSize: 25 }), flusher({ batchSize: 25 })];
     const handled = await Promise.all([drain(one), drain(two)]);
 
-    expect(handled[0]! + handled[1]!).toBe(600);
+    expect(handled[0] + handled[1]).toBe(600);
     expect(handled[0]).toBeGreaterThan(0);
     expect(handled[1]).toBeGreaterThan(0);
     expect(await viewCountsOf(db.prisma, ids)).toEqual([150, 150, 150, 150]);
