@@ -140,7 +140,8 @@ async function prepareDatabase(databaseUrl: string): Promise<void> {
   }
   const seed = spawnSync(process.execPath, ['scripts/prisma.mjs', 'db', 'seed'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, SEED_PRODUCTS: '1000' },
+    // prisma.config.ts's seed command is `tsx prisma/seed.ts`: tsx must be on the PATH, as under npm.
+    env: { ...process.env, PATH: `${path.join(REPO_ROOT, 'node_modules/.bin')}${path.delimiter}${process.env.PATH ?? ''}`, DATABASE_URL: databaseUrl, SEED_PRODUCTS: '1000' },
     encoding: 'utf8',
   });
   if (seed.status !== 0) throw new Error(`prisma db seed failed:\n${seed.stdout}\n${seed.stderr}`);
