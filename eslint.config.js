@@ -2,12 +2,13 @@
 // Lint: typescript-eslint's type-checked rules over the TypeScript sources. Formatting is prettier's
 // (.prettierrc), so no rule here is about layout.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['src/generated/**', 'dist/**', 'reports/**', 'node_modules/**', '.data/**', 'coverage/**'] },
   js.configs.recommended,
-  ...tseslint.configs.recommendedTypeChecked,
+  tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
