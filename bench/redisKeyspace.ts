@@ -20,7 +20,7 @@ export class RedisKeyspace {
     try {
       await redis.connect();
     } catch (error) {
-      throw new Error(`Redis at ${new URL(url).host} is unreachable: ${(cause ?? (error as Error)).message}`);
+      throw new Error(`Redis at ${new URL(url).host} is unreachable: ${(cause ?? (error as Error)).message}`, { cause: error });
     }
     return new RedisKeyspace(redis, `bench:${process.pid}:${Date.now()}:`);
   }

@@ -1,4 +1,4 @@
-import { Kind, type ASTVisitor, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { Kind, OperationTypeNode, type ASTVisitor, type SelectionSetNode, type ValidationContext } from 'graphql';
 import { OperationLimitError } from '../errors.ts';
 
 /**
@@ -8,7 +8,7 @@ import { OperationLimitError } from '../errors.ts';
 export function maxMutationFieldsRule(max: number): (context: ValidationContext) => ASTVisitor {
   return (context) => ({
     OperationDefinition(operation) {
-      if (operation.operation !== 'mutation') return;
+      if (operation.operation !== OperationTypeNode.MUTATION) return;
       const count = rootFields(operation.selectionSet, context, new Set());
       if (count > max) context.reportError(new OperationLimitError('mutation fields', count, max));
     },

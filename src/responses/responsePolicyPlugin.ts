@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { OperationDefinitionNode } from 'graphql';
+import { OperationTypeNode, type OperationDefinitionNode } from 'graphql';
 import type { RequestContext } from '../schema/context.ts';
 
 /**
@@ -15,7 +15,7 @@ export function responsePolicyPlugin(): ApolloServerPlugin<RequestContext> {
       return {
         async willSendResponse({ contextValue, request, response, operation, overallCachePolicy }) {
           if (operation) contextValue.outcome.operation = operation.operation;
-          if (operation?.operation !== 'query') return;
+          if (operation?.operation !== OperationTypeNode.QUERY) return;
           if (response.body.kind !== 'single' || response.body.singleResult.errors) return;
           if (contextValue.outcome.restricted) return;
           // Variables the operation does not declare change the request's identity, not its answer:

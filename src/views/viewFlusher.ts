@@ -233,7 +233,7 @@ export class ViewFlusher {
     if (claimed.length > 0) return claimed;
     const reply = (await this.redis.xreadgroup(
       'GROUP', VIEW_FLUSHERS_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'STREAMS', stream, '>',
-    )) as [string, StreamEntry[]][] | null;
+    ));
     return reply?.[0]?.[1] ?? [];
   }
 

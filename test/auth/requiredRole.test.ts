@@ -1,4 +1,4 @@
-import { buildSchema, parse, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, Kind, parse, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { requiredRoleOf } from '../../src/auth/authorization.ts';
 
@@ -15,7 +15,7 @@ describe('requiredRoleOf: the strictest @auth an operation reaches', () => {
   const required = requiredRoleOf(buildSchema(SDL));
   const of = (text: string, name?: string) => {
     const document = parse(text);
-    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === 'OperationDefinition' && (name === undefined || d.name?.value === name));
+    const operation = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (name === undefined || d.name?.value === name));
     return required(document, operation!);
   };
 

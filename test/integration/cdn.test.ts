@@ -34,7 +34,7 @@ describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
   let renamed: GetResult;
   const newName = () => `Renamed ${fixture.tag}`;
 
-  let setupFailure: unknown;
+  let setupFailure: Error | undefined;
 
   beforeAll(async () => {
     try {
@@ -45,7 +45,7 @@ describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
       unchanged = await graphqlGet(cdn.url, stockOf(fixture.products[0]!.id));
       renamed = await graphqlGet(cdn.url, stockOf(fixture.products[1]!.id));
     } catch (error) {
-      setupFailure = error;
+      setupFailure = error instanceof Error ? error : new Error(String(error));
     }
   }, 60_000);
   // A failed beforeAll reports every test "skipped", and the CI's count says "0 failed"; without

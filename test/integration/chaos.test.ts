@@ -319,7 +319,7 @@ function logsBetween(logs: ReadonlyArray<{ name: string; lines: readonly LogLine
       if (time < epoch(from) || time > epoch(to) || line.msg.startsWith('view flush')) continue;
       const tags = Array.isArray(line.tags) ? (line.tags as string[]) : undefined;
       if (tags && !tags.some((tag) => relevant.has(tag))) continue;
-      const extra = tags ? ` ${tags.join(',')}` : line.reason ? ` (${String(line.reason)})` : line.cause ? ` (${String(line.cause)})` : '';
+      const extra = tags ? ` ${tags.join(',')}` : line.reason ? ` (${JSON.stringify(line.reason)})` : line.cause ? ` (${JSON.stringify(line.cause)})` : '';
       out.push({ time, text: `      ${((time - epoch(origin)) / 1000).toFixed(3)} s ${name}: ${line.msg}${extra}` });
     }
   }

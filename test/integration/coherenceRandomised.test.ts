@@ -1,7 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CachedKind } from '../../src/cache/entry.ts';
 import { CatalogQueries } from '../../src/catalog/queries.ts';
-import type { IdList, ProductRecord } from '../../src/catalog/records.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
 import { useTestApps, type TestApp } from '../support/testApp.ts';
 
@@ -74,7 +72,7 @@ describe('randomised coherence over two instances', () => {
     for (const [n, t] of apps.entries()) {
       for (const tier of [t.app.cache.local!, t.app.cache.shared!]) {
         const addresses = ids.map((id) => t.app.addresses.entity('Product', id));
-        const { entries } = await tier.getMany(addresses, t.app.kinds.Product as CachedKind<ProductRecord>);
+        const { entries } = await tier.getMany(addresses, t.app.kinds.Product);
         entries.forEach((entry, i) => {
           if (entry === undefined) return;
           checked += 1;
@@ -82,7 +80,7 @@ describe('randomised coherence over two instances', () => {
         });
         for (const categoryId of categories) {
           const address = t.app.addresses.productsOfCategory(categoryId, 20);
-          const { entries: lists } = await tier.getMany([address], t.app.kinds['Category.products'] as CachedKind<IdList>);
+          const { entries: lists } = await tier.getMany([address], t.app.kinds['Category.products']);
           if (lists[0] === undefined) continue;
           checked += 1;
           const members = (await prisma.product.findMany({ where: { categoryId }, orderBy: { id: 'asc' }, take: 20, select: { id: true } })).map((p) => p.id);

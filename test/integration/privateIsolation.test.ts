@@ -54,7 +54,7 @@ describe('private responses across viewers and instances', () => {
           const emails = [body.data.me?.email, body.data.user?.email].filter((e) => e !== undefined && e !== null);
           const mine = viewer === null ? [] : [`user${viewer}@example.com`];
           const meWrong = body.data.me !== undefined && (viewer === null ? body.data.me !== null : body.data.me?.id !== String(viewer));
-          if (meWrong || emails.some((email) => !mine.includes(email as string))) {
+          if (meWrong || emails.some((email) => !mine.includes(email))) {
             leaks += 1;
             leaked.push(`viewer ${viewer} got ${JSON.stringify(body.data)} for ${query}`);
           }

@@ -42,7 +42,7 @@ describe('response tier', () => {
   }
 
   async function get(t: TestApp, params: Record<string, string>, headers: Record<string, string> = { 'apollo-require-preflight': 'true' }) {
-    const response = await fetch(`${t.url}/graphql?${new URLSearchParams(params)}`, { headers });
+    const response = await fetch(`${t.url}/graphql?${new URLSearchParams(params).toString()}`, { headers });
     return { status: response.status, headers: response.headers, text: await response.text() };
   }
 

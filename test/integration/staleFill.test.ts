@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CachedKind } from '../../src/cache/entry.ts';
 import { CatalogQueries } from '../../src/catalog/queries.ts';
 import type { ProductRecord } from '../../src/catalog/records.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
@@ -42,7 +41,7 @@ describe('no stale fill', () => {
   /** What each tier would serve for the product now (undefined: a miss). */
   async function cached(t: TestApp, id: number): Promise<{ L2: ProductRecord | null | undefined; L3: ProductRecord | null | undefined }> {
     const address = t.app.addresses.entity('Product', id);
-    const kind = t.app.kinds.Product as CachedKind<ProductRecord>;
+    const kind = t.app.kinds.Product;
     const l2 = (await t.app.cache.local!.getMany([address], kind)).entries[0];
     const l3 = (await t.app.cache.shared!.getMany([address], kind)).entries[0];
     return { L2: l2?.value, L3: l3?.value };
@@ -116,7 +115,7 @@ describe('no stale fill', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await a.app.cache.readThrough.writeThrough(a.app.kinds.Product, [{ ...address, value: older }], after);
     for (const tier of [a.app.cache.local!, a.app.cache.shared!]) {
-      const { entries } = await tier.getMany([address], a.app.kinds.Product as CachedKind<ProductRecord>);
+      const { entries } = await tier.getMany([address], a.app.kinds.Product);
       expect(entries[0], tier.name).toBeUndefined();
     }
     const read = await a.query(`query($id: ID!) { product(id: $id) { name } }`, { id: String(id) });

@@ -18,7 +18,7 @@ describe('operation limits, checked before execution (defaults: graphql-armor’
     const response = await app().query(query, variables);
     expect(response.status, query.slice(0, 80)).toBe(400);
     expect(response.body.data).toBeUndefined();
-    return response.body.errors?.map((e) => `${e.extensions?.code}: ${e.message}`).join('\n') ?? '';
+    return response.body.errors?.map((e) => `${String(e.extensions?.code)}: ${e.message}`).join('\n') ?? '';
   }
 
   it('refuses depth over 6, and serves depth 6', async () => {

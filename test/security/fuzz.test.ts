@@ -175,7 +175,7 @@ describe(`the server under more than 5,000 generated hostile requests (seed ${SE
       byStatus.set(key, (byStatus.get(key) ?? 0) + 1);
     }
     const warnings = new Map<string, number>();
-    for (const line of server.logs.filter((l) => Number(l.level) >= 40)) warnings.set(`${line.level} ${line.msg}`, (warnings.get(`${line.level} ${line.msg}`) ?? 0) + 1);
+    for (const line of server.logs.filter((l) => Number(l.level) >= 40)) warnings.set(`${String(line.level)} ${String(line.msg)}`, (warnings.get(`${String(line.level)} ${String(line.msg)}`) ?? 0) + 1);
     const goneAway = server.logs.filter((l) => l.msg === 'client went away').length;
     console.info(
       [

@@ -334,7 +334,7 @@ function bearerTokens(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
     fc.constantFrom<unknown>(1, 2147483648, null, ['1'], [1], { id: 1 }, true).map((sub) => ask(`Bearer ${signJwt({ alg: 'HS256' }, { sub }, TEST_TOKEN_SECRET)}`, refused, `sub ${JSON.stringify(sub)}`)),
     fc.integer({ min: 1, max: 10 ** 6 }).map((ago) => ask(`Bearer ${signJwt({ alg: 'HS256' }, { sub: '2', exp: now - ago }, TEST_TOKEN_SECRET)}`, refused, `expired ${ago} s ago`)),
     fc.constantFrom<unknown>('ADMIN', 'root', ['admin'], 1, null).map((role) => ask(`Bearer ${signJwt({ alg: 'HS256' }, { sub: '2', role }, TEST_TOKEN_SECRET)}`, refused, `role ${JSON.stringify(role)}`)),
-    fc.constantFrom<unknown>('x', 1e999, -1).map((nbf) => ask(`Bearer ${signJwt({ alg: 'HS256' }, { sub: '2', nbf: nbf === -1 ? now + 3600 : nbf }, TEST_TOKEN_SECRET)}`, refused, `nbf ${String(nbf)}`)),
+    fc.constantFrom<unknown>('x', Infinity, -1).map((nbf) => ask(`Bearer ${signJwt({ alg: 'HS256' }, { sub: '2', nbf: nbf === -1 ? now + 3600 : nbf }, TEST_TOKEN_SECRET)}`, refused, `nbf ${String(nbf)}`)),
     fc.record({ which: fc.constantFrom(...VALID_USERS), at: fc.nat() }).map(({ which, at }) => ask(`Bearer ${tampered(m.validTokens.get(which) as string, at)}`, refused, 'a tampered token')),
   );
   const garbage = fc.oneof(

@@ -64,7 +64,7 @@ export class ThrowawayCluster {
   async stop(): Promise<void> {
     await Promise.all(
       this.nodes.map((node) => {
-        if (node.exitCode !== null || node.signalCode !== null) return undefined;
+        if (node.exitCode !== null || node.signalCode !== null) return Promise.resolve();
         const exited = new Promise((resolve) => node.once('exit', resolve));
         node.kill('SIGKILL');
         return exited;

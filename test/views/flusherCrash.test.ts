@@ -58,7 +58,7 @@ describe('a flusher process killed mid-flush', () => {
     let stderr = '';
     child.stderr?.on('data', (chunk) => (stderr += String(chunk)));
     const consumer = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         const entry = JSON.parse(line) as { msg: string; consumer?: string };
         if (entry.msg === 'flushing views' && entry.consumer) resolve(entry.consumer);
       });

@@ -1,3 +1,4 @@
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- imported for the {@link} in a doc comment
 import type { InvalidationBusOptions } from './busOptions.ts';
 
 export interface BusHearingOptions {

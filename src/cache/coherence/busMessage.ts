@@ -23,7 +23,7 @@ export type ReadMessage = ({ kind: 'message' } & BusMessage) | { kind: 'unreadab
 export function readMessage(text: string): ReadMessage {
   let parsed: Partial<Record<keyof BusMessage, unknown>>;
   try {
-    parsed = JSON.parse(text) ?? {};
+    parsed = (JSON.parse(text) as typeof parsed | null) ?? {};
   } catch {
     return { kind: 'unreadable' };
   }

@@ -1,5 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- imported for the {@link} in a doc comment
 import type { InvalidationBus } from './invalidationBus.ts';
 
 export interface InvalidationBusOptions {

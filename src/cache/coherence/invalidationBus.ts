@@ -47,6 +47,7 @@ export class InvalidationBus {
   private subscribing = false;
   private readonly heartbeatTimer: NodeJS.Timeout;
   private warmUpTimer: NodeJS.Timeout | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EventEmitter's own listener type
   private readonly listeners: Array<[event: string, listener: (...args: any[]) => void]>;
 
   constructor(private readonly options: InvalidationBusOptions) {

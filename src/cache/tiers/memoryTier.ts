@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { CacheEntry, CachedKind } from '../entry.ts';
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- InvalidationLogOptions: for the {@link} in a doc comment
 import { InvalidationLog, type InvalidationLogOptions, type LogFence } from '../coherence/invalidationLog.ts';
 import { heldBytes, keptEntry } from './memoryFootprint.ts';
 import type { CacheTier, TierFence, TierLookup, TierRead, TierWrite } from './tier.ts';

@@ -122,10 +122,11 @@ describe('SingleFlight', () => {
     batches[0]!.resolve();
     await first;
     expect(flights.has('a')).toBe(true);
-    flights.run([{ key: 'a', tags: ['A'] }], start);
+    const joined = flights.run([{ key: 'a', tags: ['A'] }], start);
     expect(calls).toHaveLength(2);
     batches[1]!.resolve();
     expect(await second).toEqual(['value of a', 'value of b']);
+    expect(await joined).toEqual(['value of a']);
   });
 
   it('abandonAll: nothing running may be joined', async () => {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -205,10 +204,6 @@ async function warmRequestMemo(redis: Awaited<ReturnType<RedisClients['connect']
   const keys = new CacheKeys(`${prefix}memo:`);
   const memo = responseCache({ memoryTier: undefined, sharedTier: redisTier(redis, keys), keys });
   await inBatches(count, (i) => memo.lookup(i));
-}
-
-function requestHash(i: number): string {
-  return createHash('sha256').update(`request ${i}`).digest('base64url');
 }
 
 /** A response of about 1 KiB: 12 products, with the tags and headers the response tier stores. */
