@@ -6,7 +6,7 @@
 import { captureResponse } from './graphqlRequest.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import { formatColumns, ms } from './report.ts';
-import { log, startServers, stopAll, type BenchContext, type Section } from './section.ts';
+import { log, startServers, stopAll, type Section } from './section.ts';
 import type { ServerProcess } from './serverProcess.ts';
 
 /** One server configuration; the first is the baseline every other is compared with. */

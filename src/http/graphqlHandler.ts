@@ -72,7 +72,7 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
   if (endpoint.rateLimiter) {
     const verdict = await endpoint.rateLimiter.check(req, viewer);
     // Every answer carries them, a 429 and a hit too; the response tier never stores them.
-    for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(verdict.headers) as [string, string | undefined][]) if (value !== undefined) res.setHeader(name, value);
     if (verdict.kind === 'refused') return sendJsonError(res, 429, verdict.message, 'RATE_LIMITED');
     if (verdict.kind === 'unavailable') return sendJsonError(res, 503, verdict.message, 'RATE_LIMIT_UNAVAILABLE');
   }

@@ -40,7 +40,7 @@ describe('a lock holder paused past its TTL', () => {
     children.push(child);
     let stderr = '';
     child.stderr?.on('data', (chunk) => (stderr += String(chunk)));
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const next = async () => {
       const line = await Promise.race([lines.next(), exited.then(() => ({ done: true, value: '' }))]);
@@ -75,7 +75,7 @@ describe('a lock holder paused past its TTL', () => {
 
       // The old holder wakes, writes with its old token and releases.
       holder.child.kill('SIGCONT');
-      holder.child.stdin!.write('write\n');
+      holder.child.stdin.write('write\n');
       const settled = await holder.next();
 
       // (1) Its release left the new holder's lock alone.
