@@ -9,6 +9,16 @@ export interface ClusterNode {
 /** Which cache tiers serve reads. L3 also needs {@link Config.redisUrl}. */
 export type CacheTierName = 'l1' | 'l2' | 'l3';
 
+/**
+ * Defaults that components built outside the server (the standalone flusher, tests) fall back on
+ * too: written once, here, and read by both {@link loadConfig} and the component.
+ */
+export const DEFAULTS = {
+  viewFlushIntervalMs: 1000,
+  viewFlushBatchSize: 500,
+  viewFlushClaimIdleMs: 5000,
+} as const;
+
 /** Everything the server reads from its environment, validated once at startup. */
 export interface Config {
   /** `PORT`: the HTTP port. @default 4000 */
@@ -201,9 +211,9 @@ export function loadConfig(env: Env = process.env): Config {
     xfetchBeta: decimal(env, 'CACHE_XFETCH_BETA', 1, 0, 100),
     leaseMs: integer(env, 'CACHE_LEASE_MS', 2000, 10, 60_000),
     leaseWaitMs: integer(env, 'CACHE_LEASE_WAIT_MS', 1000, 0, 60_000),
-    viewFlushIntervalMs: integer(env, 'VIEW_FLUSH_INTERVAL_MS', 1000, 10, 3_600_000),
-    viewFlushBatchSize: integer(env, 'VIEW_FLUSH_BATCH_SIZE', 500, 1, 100_000),
-    viewFlushClaimIdleMs: integer(env, 'VIEW_FLUSH_CLAIM_IDLE_MS', 5000, 0, 3_600_000),
+    viewFlushIntervalMs: integer(env, 'VIEW_FLUSH_INTERVAL_MS', DEFAULTS.viewFlushIntervalMs, 10, 3_600_000),
+    viewFlushBatchSize: integer(env, 'VIEW_FLUSH_BATCH_SIZE', DEFAULTS.viewFlushBatchSize, 1, 100_000),
+    viewFlushClaimIdleMs: integer(env, 'VIEW_FLUSH_CLAIM_IDLE_MS', DEFAULTS.viewFlushClaimIdleMs, 0, 3_600_000),
     responseCache: oneOf(env, 'RESPONSE_CACHE', ['on', 'off'], 'on') === 'on',
     cacheTagHeader: headerName(env, 'CACHE_TAG_HEADER', 'Cache-Tag'),
     corsOrigins: origins(env, 'CORS_ORIGINS'),

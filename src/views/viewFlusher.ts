@@ -1,6 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { admitFencingToken } from '../coordination/fencing.ts';
 import { Locks, type LockLease } from '../coordination/lock.ts';
+import { DEFAULTS } from '../config/config.ts';
 import type { Prisma } from '../database/database.ts';
 import { LockNotAcquiredError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -15,13 +16,13 @@ export interface ViewFlusherOptions {
   prefix: string;
   /** This process's name in the consumer group; unique per process (e.g. hostname-pid-random). */
   consumer: string;
-  /** Stream entries per batch, so per database statement. @default 500 */
+  /** Stream entries per batch, so per database statement. @default {@link Config.viewFlushBatchSize} */
   batchSize?: number;
-  /** Pause between batches when the last one was not full, in ms. @default 1000 */
+  /** Pause between batches when the last one was not full, in ms. @default {@link Config.viewFlushIntervalMs} */
   intervalMs?: number;
   /**
    * Entries delivered to a consumer and not acked for this long (ms) are taken over, with XAUTOCLAIM:
-   * that consumer died mid-batch, or its batch failed. Well above one batch's duration. @default 5000
+   * that consumer died mid-batch, or its batch failed. Well above one batch's duration. @default {@link Config.viewFlushClaimIdleMs}
    */
   claimIdleMs?: number;
   /**
@@ -87,9 +88,9 @@ export class ViewFlusher {
   constructor(private readonly options: ViewFlusherOptions) {
     this.keys = viewKeys(options.prefix);
     if (options.consumer.length === 0) throw new TypeError('consumer must be a non-empty name');
-    this.batchSize = getValidCount(options.batchSize, 'batchSize', 500, 1);
-    this.intervalMs = getValidCount(options.intervalMs, 'intervalMs', 1000, 0);
-    this.claimIdleMs = getValidCount(options.claimIdleMs, 'claimIdleMs', 5000, 0);
+    this.batchSize = getValidCount(options.batchSize, 'batchSize', DEFAULTS.viewFlushBatchSize, 1);
+    this.intervalMs = getValidCount(options.intervalMs, 'intervalMs', DEFAULTS.viewFlushIntervalMs, 0);
+    this.claimIdleMs = getValidCount(options.claimIdleMs, 'claimIdleMs', DEFAULTS.viewFlushClaimIdleMs, 0);
     this.dedupeRetentionMs = getValidCount(options.dedupeRetentionMs, 'dedupeRetentionMs', 3_600_000, 1);
     this.lockTtlMs = getValidCount(options.lockTtlMs, 'lockTtlMs', Math.max(this.claimIdleMs, 1000), 1);
     // No wait: a flusher that finds another flushing has nothing to do until its next tick.
