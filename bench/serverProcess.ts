@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../test/support/ports.ts';
 import { parseLogLine, type LogLine } from './serverLogs.ts';
 
 /** A server under test, running `src/main.ts` (or another {@link StartOptions.entry}) in its own process on a loopback port. */
@@ -104,17 +104,6 @@ async function terminate(child: ChildProcess, exited: Promise<unknown>, url: str
   clearTimeout(timer);
   if (killed) console.warn(`bench: server ${url} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; killed it`);
   else if (child.exitCode !== 0) console.warn(`bench: server ${url} exited with ${child.exitCode ?? child.signalCode} on SIGTERM`);
-}
-
-/** A port the OS just handed out on loopback. The server binds it a moment later (src/main.ts cannot report a PORT=0 choice). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, HOST);
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address for the free-port probe');
-  return address.port;
 }
 
 /** Polls GET /health/ready until 200; fails if the process exits first or the timeout passes. */

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
 import { redisUrl } from './services.ts';
-import { freePort } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
 
 /** Connections made as the app makes them, for tier tests; `disconnectAll()` closes every one. */
 export class RedisClients {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
-import { freePort } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
 import { redisUrl } from './services.ts';
 import { adminToken, TEST_TOKEN_SECRET } from './tokens.ts';
 

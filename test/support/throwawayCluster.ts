@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
 import { connectionOptions } from '../../src/cache/tiers/redisClient.ts';
-import { freePort } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
 
 /**
  * A three-master Redis Cluster of the test's own, on free loopback ports, for checking that no
