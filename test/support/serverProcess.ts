@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inject } from 'vitest';
 import { freePort } from './ports.ts';
-import { redisUrl } from './services.ts';
-import { adminToken, TEST_TOKEN_SECRET } from './tokens.ts';
+import { serverEnvironment } from './serverEnvironment.ts';
+import { testServices } from './services.ts';
+import { adminToken } from './tokens.ts';
 
 /** A real server process (`src/main.ts`), for tests about several instances. */
 export interface ServerProcess {
@@ -31,13 +31,7 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: 'debug',
-      // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
-      RESPONSE_CACHE: 'off',
-      AUTH_TOKEN_SECRET: TEST_TOKEN_SECRET,
-      ...env,
+      ...serverEnvironment(testServices(), { LOG_LEVEL: 'debug', ...env }),
       PORT: String(port),
       HOST: '127.0.0.1',
     },

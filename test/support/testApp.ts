@@ -5,8 +5,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { redisUrl } from './services.ts';
-import { adminToken, TEST_TOKEN_SECRET } from './tokens.ts';
+import { serverEnvironment } from './serverEnvironment.ts';
+import { redisUrl, testServices } from './services.ts';
+import { adminToken } from './tokens.ts';
 
 export interface TestApp {
   readonly app: App;
@@ -42,15 +43,7 @@ export function uniquePrefix(): string {
  * `env` overrides the configuration (CACHE_TIERS, REDIS_URL, ...).
  */
 export async function startTestApp(env: Record<string, string | undefined> = {}, options: AppOptions = {}): Promise<TestApp> {
-  const config = loadConfig({
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: redisUrl,
-    CACHE_PREFIX: uniquePrefix(),
-    // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
-    RESPONSE_CACHE: 'off',
-    AUTH_TOKEN_SECRET: TEST_TOKEN_SECRET,
-    ...env,
-  });
+  const config = loadConfig(serverEnvironment(testServices(), { CACHE_PREFIX: uniquePrefix(), ...env }));
   const logs: TestApp['logs'] = [];
   const logger = pino(
     { level: 'info' },
