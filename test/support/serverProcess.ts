@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { logLineCollector, type LogLine } from './logLines.ts';
 import { freePort } from './ports.ts';
 import { serverEnvironment } from './serverEnvironment.ts';
 import { testServices } from './services.ts';
@@ -11,7 +12,7 @@ import { adminToken } from './tokens.ts';
 export interface ServerProcess {
   readonly url: string;
   /** Every JSON log line it has written so far. */
-  readonly logs: Array<Record<string, unknown> & { msg: string }>;
+  readonly logs: LogLine[];
   /** POSTs an operation; `token` signs it in as that viewer, else it is anonymous. */
   query(query: string, variables?: Record<string, unknown>, token?: string): Promise<{ status: number; body: any }>;
   /** POSTs an operation as the seeded admin, as the catalog's writes require. */
@@ -37,13 +38,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const logs: ServerProcess['logs'] = [];
-  let partial = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line));
-  });
+  const logs: LogLine[] = [];
+  child.stdout.on('data', logLineCollector(logs));
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = once(child, 'exit');

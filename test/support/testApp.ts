@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { logLineCollector, type LogLine } from './logLines.ts';
 import { serverEnvironment } from './serverEnvironment.ts';
 import { redisUrl, testServices } from './services.ts';
 import { adminToken } from './tokens.ts';
@@ -15,7 +16,7 @@ export interface TestApp {
   /** The Redis key prefix of this app's L3 entries. */
   readonly prefix: string;
   /** Every log line the app wrote, parsed. */
-  readonly logs: Array<Record<string, unknown> & { msg: string }>;
+  readonly logs: LogLine[];
   /** Redis commands the app's L3 client sent, by name, since the last reset. */
   readonly redisCommands: string[];
   /** POSTs an operation; `token` signs it in as that viewer, else it is anonymous. */
@@ -44,12 +45,13 @@ export function uniquePrefix(): string {
  */
 export async function startTestApp(env: Record<string, string | undefined> = {}, options: AppOptions = {}): Promise<TestApp> {
   const config = loadConfig(serverEnvironment(testServices(), { CACHE_PREFIX: uniquePrefix(), ...env }));
-  const logs: TestApp['logs'] = [];
+  const logs: LogLine[] = [];
+  const collect = logLineCollector(logs);
   const logger = pino(
     { level: 'info' },
     new Writable({
       write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+        collect(chunk);
         done();
       },
     }),
