@@ -9,9 +9,10 @@ import { MemoryTier } from '../../src/cache/tiers/memoryTier.ts';
 import { closeRedisClient, createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
 import { RedisTier } from '../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../src/cache/tiers/tierGuard.ts';
-import { categoryShape, type CategoryRecord } from '../../src/catalog/records.ts';
+import type { CategoryRecord } from '../../src/catalog/records.ts';
 import { redisUrl } from '../support/services.ts';
 import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
+import { categoryKind } from '../support/testKinds.ts';
 
 /**
  * XFetch and grace on the real tiers (L2 in memory, L3 in Redis, leases in Redis) and the real clock,
@@ -40,7 +41,7 @@ function setup(name: string, kind: Partial<CachedKind<CategoryRecord>>, beta: nu
     onLoad: (load) => loads.push({ ...load, at: Date.now() }),
     onMiss: () => (misses += 1),
   });
-  const full: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 2, absentTtlSeconds: 1, graceSeconds: 0, shape: categoryShape, ...kind };
+  const full: CachedKind<CategoryRecord> = { ...categoryKind, ttlSeconds: 2, absentTtlSeconds: 1, ...kind };
   let version = 0;
   const request = [{ item: 1, key: keys.entity(full, 1), tags: ['Category:1', 'Category'] }];
   /** One read; `waited` tells whether this read itself waited for the source. */

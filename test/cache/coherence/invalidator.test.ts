@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { encodeEntry } from '../../../src/cache/codec.ts';
 import { HeardGenerations } from '../../../src/cache/coherence/heardGenerations.ts';
 import { Invalidator, type GenerationalTier, type InvalidationPublisher } from '../../../src/cache/coherence/invalidator.ts';
-import type { CacheEntry, CachedKind } from '../../../src/cache/entry.ts';
+import type { CacheEntry } from '../../../src/cache/entry.ts';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
 import type { TierFence, TierWrite } from '../../../src/cache/tiers/tier.ts';
-import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
+import type { CategoryRecord } from '../../../src/catalog/records.ts';
+import { categoryKind as kind } from '../../support/testKinds.ts';
 
 const logger = pino({ level: 'silent' });
-const kind: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 60, absentTtlSeconds: 5, graceSeconds: 0, shape: categoryShape };
 const read = { key: 'Category#1', tags: ['Category:1', 'Category'] };
 
 function write(name: string): TierWrite {

@@ -1,6 +1,5 @@
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CachedKind } from '../../../src/cache/entry.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { ReadThrough } from '../../../src/cache/readThrough/readThrough.ts';
 import { Leases } from '../../../src/cache/stampede/leases.ts';
@@ -8,9 +7,9 @@ import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
 import { closeRedisClient, createRedisClient, waitUntilReady } from '../../../src/cache/tiers/redisClient.ts';
 import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
-import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
 import { redisUrl } from '../../support/services.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
+import { categoryKind as kind } from '../../support/testKinds.ts';
 
 /**
  * The fleet lease step against real Redis: another instance's lease is a real key, taken by a second
@@ -25,7 +24,6 @@ afterAll(async () => {
   await deletePrefix(prefix);
 });
 
-const kind: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 60, absentTtlSeconds: 5, graceSeconds: 0, shape: categoryShape };
 
 function setup(name: string) {
   const keys = new CacheKeys(`${prefix}${name}:`);

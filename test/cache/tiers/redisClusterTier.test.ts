@@ -5,7 +5,8 @@ import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { tags } from '../../../src/cache/tags/tags.ts';
 import { ThrowawayCluster } from '../../support/throwawayCluster.ts';
-import { category, categoryKind, entries, read, store, tierContract, write } from './tierContract.ts';
+import { category, categoryKind } from '../../support/testKinds.ts';
+import { entries, read, store, tierContract, write } from './tierContract.ts';
 
 /**
  * L3 on a real three-node Redis Cluster: a cluster refuses (CROSSSLOT) any MGET or MULTI whose keys
