@@ -28,6 +28,9 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
+/** Configuration variables on top of the tests' defaults; `undefined` unsets one. */
+type Env = Record<string, string | undefined>;
+
 export interface GraphQLResult {
   status: number;
   headers: Headers;
@@ -122,11 +125,12 @@ export function useTestApp(env: Record<string, string | undefined> = {}): () => 
  * Several instances of the app sharing one key prefix (so one L3, and one invalidation channel),
  * started before the file's tests and stopped, with their keys deleted, after.
  */
-export function useTestApps(count: number, env: Record<string, string | undefined> = {}, options: AppOptions = {}): () => TestApp[] {
+export function useTestApps(count: number, env: Env | (() => Env) = {}, options: AppOptions = {}): () => TestApp[] {
   const prefix = uniquePrefix();
   let started: TestApp[] = [];
   beforeAll(async () => {
-    started = await Promise.all(Array.from({ length: count }, () => startTestApp({ CACHE_PREFIX: prefix, ...env }, options)));
+    const resolved = typeof env === 'function' ? env() : env;
+    started = await Promise.all(Array.from({ length: count }, () => startTestApp({ CACHE_PREFIX: prefix, ...resolved }, options)));
   });
   afterAll(async () => {
     await Promise.all(started.map((t) => t.stop()));
@@ -136,6 +140,16 @@ export function useTestApps(count: number, env: Record<string, string | undefine
     if (started.length !== count) throw new Error('the test apps have not started');
     return started;
   };
+}
+
+/**
+ * Two instances, A and B, sharing one key prefix, for the tests about what one instance's write
+ * does to the other. `env` may be a function, for a value known only once an earlier `beforeAll`
+ * has run (a throwaway Redis's URL); `started` gets the pair once both are up.
+ */
+export function useTwoInstances(env: Env | (() => Env), started: (pair: [a: TestApp, b: TestApp]) => unknown, options: AppOptions = {}): void {
+  const apps = useTestApps(2, env, options);
+  beforeAll(() => started(apps() as [TestApp, TestApp]));
 }
 
 /** Every key under a prefix, found with SCAN (never KEYS: the Redis is shared). */
