@@ -1,17 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CachedKind } from '../../src/cache/entry.ts';
 import { CacheKeys } from '../../src/cache/keys.ts';
 import { ReadThrough, type LoadEvent } from '../../src/cache/readThrough/readThrough.ts';
 import { Leases } from '../../src/cache/stampede/leases.ts';
 import { MemoryTier } from '../../src/cache/tiers/memoryTier.ts';
-import { closeRedisClient, createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
 import { RedisTier } from '../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../src/cache/tiers/tierGuard.ts';
 import type { CategoryRecord } from '../../src/catalog/records.ts';
-import { redisUrl } from '../support/services.ts';
-import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
+import { useSharedRedis } from '../support/redisClients.ts';
 import { categoryKind } from '../support/testKinds.ts';
 
 /**
@@ -19,14 +17,8 @@ import { categoryKind } from '../support/testKinds.ts';
  * under steady load. The kind has short TTLs so that an expiry falls inside a few seconds, and a
  * source that takes 40 ms, so that XFetch's delta is large enough to act on.
  */
-const prefix = uniquePrefix();
 const logger = pino({ level: 'silent' });
-const redis = createRedisClient({ url: redisUrl, commandTimeoutMs: 1000 });
-await waitUntilReady(redis, 5000);
-afterAll(async () => {
-  await closeRedisClient(redis);
-  await deletePrefix(prefix);
-});
+const { redis, prefix } = await useSharedRedis();
 
 function setup(name: string, kind: Partial<CachedKind<CategoryRecord>>, beta: number) {
   const keys = new CacheKeys(`${prefix}${name}:`);
