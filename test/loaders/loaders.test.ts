@@ -8,6 +8,7 @@ import type { CatalogQueries } from '../../src/catalog/queries.ts';
 import type { ProductRecord, ReviewRecord } from '../../src/catalog/records.ts';
 import { createLoaders } from '../../src/loaders/loaders.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
+import { product, review } from '../support/testKinds.ts';
 
 /**
  * The request's loaders over a real read-through (a memory tier, or no tier at all) and a catalog
@@ -16,25 +17,9 @@ import { buildSchema } from '../../src/schema/schema.ts';
 const kinds = cachedKindsFromSchema(buildSchema(), { absentTtlSeconds: 5 });
 const addresses = new CacheAddresses(new CacheKeys('test:loaders:'), kinds);
 
-const at = new Date('2026-01-01T00:00:00Z');
-const product = (id: number): ProductRecord => ({
-  id,
-  sku: `SKU-${id}`,
-  name: `P${id}`,
-  description: '',
-  priceCents: 100,
-  stock: 1,
-  categoryId: 1,
-  viewCount: 0,
-  version: 1,
-  createdAt: at,
-  updatedAt: at,
-});
-const review = (id: number, productId: number): ReviewRecord => ({ id, productId, authorId: 1, rating: 5, body: `R${id}`, createdAt: at });
-
 /** Products 1 to 5; reviews 11 to 13 of product 1 and 21 of product 2. */
-const PRODUCTS = [1, 2, 3, 4, 5].map(product);
-const REVIEWS = [review(11, 1), review(12, 1), review(13, 1), review(21, 2)];
+const PRODUCTS = [1, 2, 3, 4, 5].map((id) => product(id));
+const REVIEWS = [review(11), review(12), review(13), review(21, { productId: 2 })];
 
 /** The catalog's queries over `catalog`, rows in reverse order (SQL promises none), each call recorded. */
 function memoryQueries(catalog: { products: ProductRecord[]; reviews: ReviewRecord[] }, calls: Array<[string, ...unknown[]]>) {
@@ -131,7 +116,7 @@ describe('list loaders', () => {
   it('prime the entity loader with the rows of the list', async () => {
     const { calls, loaders } = setup();
     await loaders.reviewsOfProduct.load({ parentId: 1, first: 5 });
-    expect(await loaders.review.load(13)).toEqual(review(13, 1));
+    expect(await loaders.review.load(13)).toEqual(review(13));
     expect(calls.map(([name]) => name)).toEqual(['reviewsOfProducts']);
   });
 

@@ -12,13 +12,13 @@ import { MemoryTier } from '../../src/cache/tiers/memoryTier.ts';
 import { CacheAddresses, type EntityTypeName } from '../../src/catalog/cacheAddresses.ts';
 import { cachedKindsFromSchema } from '../../src/catalog/cachedKinds.ts';
 import type { CatalogQueries } from '../../src/catalog/queries.ts';
-import type { ProductRecord, ReviewRecord } from '../../src/catalog/records.ts';
 import type { NewProduct, NewReview, ProductPatch } from '../../src/catalog/writeInputs.ts';
 import type { CatalogWrites } from '../../src/catalog/writes.ts';
 import { ForbiddenError, NotFoundError } from '../../src/errors.ts';
 import { createLoaders } from '../../src/loaders/loaders.ts';
 import { createMutations } from '../../src/mutations/catalogMutations.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
+import { product, review } from '../support/testKinds.ts';
 
 /**
  * What each mutation invalidates and writes through. The cache side is real (a memory tier, its
@@ -33,22 +33,8 @@ const at = new Date('2026-01-01T00:00:00Z');
 
 /** Products 1 (category 1, reviews 11 by user 2 and 12 by user 3) and 2 (category 2). */
 function memoryCatalog() {
-  const product = (id: number, categoryId: number): ProductRecord => ({
-    id,
-    sku: `SKU-${id}`,
-    name: `P${id}`,
-    description: '',
-    priceCents: 100,
-    stock: 1,
-    categoryId,
-    viewCount: 0,
-    version: 1,
-    createdAt: at,
-    updatedAt: at,
-  });
-  const review = (id: number, authorId: number): ReviewRecord => ({ id, productId: 1, authorId, rating: 4, body: '', createdAt: at });
-  const products = new Map([product(1, 1), product(2, 2)].map((p) => [p.id, p]));
-  const reviews = new Map([review(11, 2), review(12, 3)].map((r) => [r.id, r]));
+  const products = new Map([product(1), product(2, { categoryId: 2 })].map((p) => [p.id, p]));
+  const reviews = new Map([review(11, { authorId: 2 }), review(12, { authorId: 3 })].map((r) => [r.id, r]));
   let nextId = 100;
   const writes: Partial<CatalogWrites> = {
     async createProduct(input: NewProduct) {
