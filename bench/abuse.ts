@@ -19,13 +19,14 @@ import { parse } from 'graphql';
 import { loadConfig, type OperationLimits } from '../src/config/config.ts';
 import { OperationCost } from '../src/limits/operationCost.ts';
 import { buildSchema } from '../src/schema/schema.ts';
+import type { LogLine } from '../test/support/logLines.ts';
 import { captureResponse, QUERY } from './graphqlRequest.ts';
 import type { HostileClientOptions, HostileClientResult } from './hostileClient/main.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import type { BenchParams } from './params.ts';
 import { formatColumns, ms } from './report.ts';
 import { log, startServers, stopAll, type BenchContext, type Section } from './section.ts';
-import { warnings, type LogLine } from './serverLogs.ts';
+import { warnings } from './serverLogs.ts';
 import type { ServerProcess, StartOptions } from './serverProcess.ts';
 import { distribution } from './stats.ts';
 

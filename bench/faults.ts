@@ -9,7 +9,7 @@ import { ThrowawayRedis } from '../test/support/throwawayRedis.ts';
 import type { BenchParams } from './params.ts';
 import { REDIS_FAULTS, type FaultOutcome, type RedisFault } from './redisFaults.ts';
 import { formatColumns, ms } from './report.ts';
-import type { LogLine } from './serverLogs.ts';
+import type { LogLine } from '../test/support/logLines.ts';
 import { log, startServers, stopAll, type BenchContext, type Section } from './section.ts';
 import type { Readiness, ServerProcess } from './serverProcess.ts';
 import { distribution, type Distribution } from './stats.ts';

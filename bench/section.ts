@@ -1,3 +1,4 @@
+import { serverEnvironment } from '../test/support/serverEnvironment.ts';
 import type { BenchDatabase } from './benchDatabase.ts';
 import type { Cleanup } from './cleanup.ts';
 import { expectedTierStates } from './configurations.ts';
@@ -52,19 +53,11 @@ export interface ServerSettings {
  */
 export async function startServers(context: BenchContext, count: number, settings: ServerSettings, options: StartOptions = {}): Promise<ServerProcess[]> {
   const cacheTiers = settings.cacheTiers ?? 'l1,l2,l3';
-  const env = {
-    LOG_LEVEL: 'warn',
-    // The data-tier sections measure the data tiers: a response-tier hit would skip them. The
-    // response-tier section turns it on.
-    RESPONSE_CACHE: 'off',
-    // A secret of the bench's own: no development-secret warning in every server's log.
-    AUTH_TOKEN_SECRET: BENCH_TOKEN_SECRET,
-    ...settings.env,
-    DATABASE_URL: context.database.url,
-    REDIS_URL: context.params.redisUrl,
-    CACHE_PREFIX: settings.cachePrefix,
-    CACHE_TIERS: cacheTiers,
-  };
+  // The response tier stays off unless a section asks (the response-tier section does).
+  const env = serverEnvironment(
+    { databaseUrl: context.database.url, redisUrl: context.params.redisUrl, authTokenSecret: BENCH_TOKEN_SECRET },
+    { LOG_LEVEL: 'warn', ...settings.env, CACHE_PREFIX: settings.cachePrefix, CACHE_TIERS: cacheTiers },
+  );
   if (context.cleanup.closing) throw new Error('aborted');
   const started = await Promise.allSettled(Array.from({ length: count }, () => startServer(env, options)));
   const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));

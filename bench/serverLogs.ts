@@ -1,16 +1,10 @@
-/**
- * The servers' JSON log lines (pino, one object a line on stdout), and what the bench reads from
- * them: the database loads of the read path (`database load`, logged at debug level by src/app.ts)
- * and anything at warn level or above.
- */
-export interface LogLine {
-  readonly level: number;
-  /** Milliseconds since the epoch. */
-  readonly time: number;
-  readonly msg: string;
-  readonly [field: string]: unknown;
-}
+import type { LogLine } from '../test/support/logLines.ts';
 
+/**
+ * What the bench reads from the servers' JSON log lines (captured by test/support/logLines.ts): the
+ * database loads of the read path (`database load`, logged at debug level by src/app.ts) and
+ * anything at warn level or above.
+ */
 /** One load of cache misses from the database, as src/cache/readThrough.ts reports it (LoadEvent). */
 export interface DatabaseLoad {
   readonly time: number;
@@ -22,17 +16,6 @@ export interface DatabaseLoad {
 
 /** pino's level for warn. */
 const WARN = 40;
-
-/** The line as a log object, or undefined when it is not one of pino's lines. */
-export function parseLogLine(line: string): LogLine | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    const parsed = JSON.parse(line) as Partial<LogLine>;
-    return typeof parsed.msg === 'string' && typeof parsed.level === 'number' ? (parsed as LogLine) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Every `database load` line of `logs`, oldest first. */
 export function databaseLoads(logs: readonly LogLine[]): DatabaseLoad[] {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseLogLine, type LogLine } from './serverLogs.ts';
+import { freePort } from '../test/support/ports.ts';
+import { logLineCollector, type LogLine } from '../test/support/logLines.ts';
 
 /** A server under test, running `src/main.ts` (or another {@link StartOptions.entry}) in its own process on a loopback port. */
 export interface ServerProcess {
@@ -59,7 +59,11 @@ export async function startServer(env: Record<string, string>, options: StartOpt
   });
   running.add(child);
   const logs: LogLine[] = [];
-  if (child.stdout) captureLines(child.stdout, logs);
+  if (child.stdout) {
+    // JSON lines are kept, anything else goes to our stdout as it was.
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', logLineCollector(logs, (line) => console.log(line)));
+  }
   // 'close', not 'exit': the last log lines may still be in the pipe when the process has exited.
   const exited = once(child, 'close').finally(() => running.delete(child));
   const url = `http://${HOST}:${port}`;
@@ -76,21 +80,6 @@ export async function startServer(env: Record<string, string>, options: StartOpt
 
 // Private:
 
-/** Splits the stream into lines: JSON lines are kept, anything else goes to our stdout as it was. */
-function captureLines(stdout: NodeJS.ReadableStream, logs: LogLine[]): void {
-  let partial = '';
-  stdout.setEncoding('utf8');
-  stdout.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      const parsed = parseLogLine(line);
-      if (parsed) logs.push(parsed);
-      else if (line.trim() !== '') console.log(line);
-    }
-  });
-}
-
 /** SIGTERM, then SIGKILL if the process has not exited after {@link STOP_TIMEOUT_MS}. */
 async function terminate(child: ChildProcess, exited: Promise<unknown>, url: string): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) {
@@ -104,17 +93,6 @@ async function terminate(child: ChildProcess, exited: Promise<unknown>, url: str
   clearTimeout(timer);
   if (killed) console.warn(`bench: server ${url} did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; killed it`);
   else if (child.exitCode !== 0) console.warn(`bench: server ${url} exited with ${child.exitCode ?? child.signalCode} on SIGTERM`);
-}
-
-/** A port the OS just handed out on loopback. The server binds it a moment later (src/main.ts cannot report a PORT=0 choice). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, HOST);
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address for the free-port probe');
-  return address.port;
 }
 
 /** Polls GET /health/ready until 200; fails if the process exits first or the timeout passes. */

@@ -5,16 +5,9 @@ import { decodeEntry, encodeEntry, ENTRY_FORMAT, shapeVersion } from '../../src/
 import { TOMBSTONE_VERSION, type CacheEntry, type CachedKind } from '../../src/cache/entry.ts';
 import { productShape, type ProductRecord } from '../../src/catalog/records.ts';
 import { CacheEntryCorruptError } from '../../src/errors.ts';
+import { productKind } from '../support/testKinds.ts';
 
-const kind: CachedKind<ProductRecord> = {
-  name: 'Product',
-  shapeVersion: 'test',
-  ttlSeconds: 10,
-  absentTtlSeconds: 5,
-  graceSeconds: 30,
-  shape: productShape,
-  versionOf: (p) => p.version,
-};
+const kind: CachedKind<ProductRecord> = { ...productKind, graceSeconds: 30 };
 const product: ProductRecord = {
   id: 7,
   sku: 'SKU-0000007',

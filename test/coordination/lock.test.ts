@@ -7,7 +7,7 @@ import { LockLostError, LockNotAcquiredError, LockUnavailableError } from '../..
 import { FaultProxy } from '../support/faultProxy.ts';
 import { redisUrl } from '../support/services.ts';
 import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
-import { freePort } from '../support/throwawayRedis.ts';
+import { freePort } from '../support/ports.ts';
 
 describe('withLock on Redis', () => {
   const prefix = uniquePrefix();

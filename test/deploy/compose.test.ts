@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { adminDatabaseUrl, databaseUrlFor, redisUrl } from '../support/services.ts';
-import { freePort } from '../support/throwawayRedis.ts';
+import { freePort } from '../support/ports.ts';
 import { TEST_TOKEN_SECRET } from '../support/tokens.ts';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '../..');

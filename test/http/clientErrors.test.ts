@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { clientErrorFormatter, shortened } from '../../src/http/clientErrors.ts';
 import { startTestApp, useTestApp } from '../support/testApp.ts';
-import { freePort } from '../support/throwawayRedis.ts';
+import { freePort } from '../support/ports.ts';
 import { adminToken, TEST_TOKEN_SECRET } from '../support/tokens.ts';
 
 /** Words that would tell a client about the server's insides. */

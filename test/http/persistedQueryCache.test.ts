@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster } from 'ioredis';
 import { pino } from 'pino';
@@ -7,7 +7,7 @@ import { TierGuard } from '../../src/cache/tiers/tierGuard.ts';
 import { PersistedQueryCache, type PersistedQueryCacheOptions } from '../../src/http/persistedQueryCache.ts';
 import { RedisClients } from '../support/redisClients.ts';
 import { deletePrefix, keysUnder, uniquePrefix } from '../support/testApp.ts';
-import { ThrowawayCluster } from '../support/throwawayCluster.ts';
+import { transparentGuard, useThrowawayCluster } from '../support/throwawayCluster.ts';
 import { ThrowawayRedis } from '../support/throwawayRedis.ts';
 
 const prefix = uniquePrefix();
@@ -167,22 +167,12 @@ describe('PersistedQueryCache with Redis down', () => {
 });
 
 describe('PersistedQueryCache on a Redis Cluster', () => {
-  let cluster: ThrowawayCluster;
   let client: Cluster;
-
-  beforeAll(async () => {
-    cluster = await ThrowawayCluster.start();
-    client = await cluster.connect();
-  }, 60_000);
-  afterAll(async () => {
-    client?.disconnect();
-    await cluster?.stop();
-  });
+  useThrowawayCluster((started) => (client = started));
 
   it('registers, evicts and deletes in one slot (a CROSSSLOT error would fail here)', async () => {
     // A guard that never degrades: a swallowed CROSSSLOT error would read as "not registered".
-    const transparent = { run: <T>(_fallback: T, call: () => Promise<T>) => call() };
-    const cache = new PersistedQueryCache({ redis: client, guard: transparent, prefix: 'cluster:', ...bounds, maxEntries: 3 });
+    const cache = new PersistedQueryCache({ redis: client, guard: transparentGuard, prefix: 'cluster:', ...bounds, maxEntries: 3 });
     for (let n = 1; n <= 5; n++) await cache.set(apq(n), query(n), { ttl: 60 });
     expect(await Promise.all([1, 2, 3, 4, 5].map((n) => cache.get(apq(n))))).toEqual([undefined, undefined, query(3), query(4), query(5)]);
     expect(await cache.delete(apq(4))).toBe(true);

@@ -1,7 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CatalogQueries } from '../../src/catalog/queries.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { useTestApps, type TestApp } from '../support/testApp.ts';
+import { seededRandom } from '../support/seededRandom.ts';
+import { useTwoInstances, type TestApp } from '../support/testApp.ts';
 
 /**
  * Concurrent readers and writers over two instances sharing Redis and PostgreSQL. Readers' loads
@@ -9,11 +10,8 @@ import { useTestApps, type TestApp } from '../support/testApp.ts';
  * quiescence, every entry that any tier of either instance would serve must equal the database.
  */
 describe('randomised coherence over two instances', () => {
-  const instances = useTestApps(2);
   let apps: TestApp[];
-  beforeAll(() => {
-    apps = instances();
-  });
+  useTwoInstances({}, (pair) => (apps = pair));
 
   it('finds 0 stale items in any tier at quiescence', async () => {
     const prisma = apps[0]!.app.database.prisma;
@@ -21,9 +19,7 @@ describe('randomised coherence over two instances', () => {
     const ids = products.map((p) => p.id);
     const categories = [category.id, other.id];
     // A seeded random source: a failure can be replayed.
-    let seed = 42;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const pickOne = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)] as T;
+    const { next: random, pick: pickOne } = seededRandom(42);
     const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
     const deadline = Date.now() + 4000;
     let writes = 0;

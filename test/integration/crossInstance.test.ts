@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { startTestApp, uniquePrefix, useTestApps, type TestApp } from '../support/testApp.ts';
+import { startTestApp, uniquePrefix, useTwoInstances, type TestApp } from '../support/testApp.ts';
 import { ThrowawayRedis } from '../support/throwawayRedis.ts';
 
 const PRODUCT = `query($id: ID!) { product(id: $id) { name } }`;
@@ -9,12 +9,9 @@ const RENAME = `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(
 
 /** Cross-instance L2 coherence: invalidations travel over Redis pub/sub to every instance. */
 describe('cross-instance coherence', () => {
-  const apps = useTestApps(2);
   let a: TestApp;
   let b: TestApp;
-  beforeAll(() => {
-    [a, b] = apps() as [TestApp, TestApp];
-  });
+  useTwoInstances({}, (pair) => ([a, b] = pair));
 
   it('a write on A: A reads it at once, B within the propagation time (measured over 200 writes)', async () => {
     const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });

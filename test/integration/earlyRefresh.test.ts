@@ -1,31 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CachedKind } from '../../src/cache/entry.ts';
 import { CacheKeys } from '../../src/cache/keys.ts';
 import { ReadThrough, type LoadEvent } from '../../src/cache/readThrough/readThrough.ts';
 import { Leases } from '../../src/cache/stampede/leases.ts';
 import { MemoryTier } from '../../src/cache/tiers/memoryTier.ts';
-import { closeRedisClient, createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
 import { RedisTier } from '../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../src/cache/tiers/tierGuard.ts';
-import { categoryShape, type CategoryRecord } from '../../src/catalog/records.ts';
-import { redisUrl } from '../support/services.ts';
-import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
+import type { CategoryRecord } from '../../src/catalog/records.ts';
+import { useSharedRedis } from '../support/redisClients.ts';
+import { categoryKind } from '../support/testKinds.ts';
 
 /**
  * XFetch and grace on the real tiers (L2 in memory, L3 in Redis, leases in Redis) and the real clock,
  * under steady load. The kind has short TTLs so that an expiry falls inside a few seconds, and a
  * source that takes 40 ms, so that XFetch's delta is large enough to act on.
  */
-const prefix = uniquePrefix();
 const logger = pino({ level: 'silent' });
-const redis = createRedisClient({ url: redisUrl, commandTimeoutMs: 1000 });
-await waitUntilReady(redis, 5000);
-afterAll(async () => {
-  await closeRedisClient(redis);
-  await deletePrefix(prefix);
-});
+const { redis, prefix } = await useSharedRedis();
 
 function setup(name: string, kind: Partial<CachedKind<CategoryRecord>>, beta: number) {
   const keys = new CacheKeys(`${prefix}${name}:`);
@@ -40,7 +33,7 @@ function setup(name: string, kind: Partial<CachedKind<CategoryRecord>>, beta: nu
     onLoad: (load) => loads.push({ ...load, at: Date.now() }),
     onMiss: () => (misses += 1),
   });
-  const full: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 2, absentTtlSeconds: 1, graceSeconds: 0, shape: categoryShape, ...kind };
+  const full: CachedKind<CategoryRecord> = { ...categoryKind, ttlSeconds: 2, absentTtlSeconds: 1, ...kind };
   let version = 0;
   const request = [{ item: 1, key: keys.entity(full, 1), tags: ['Category:1', 'Category'] }];
   /** One read; `waited` tells whether this read itself waited for the source. */

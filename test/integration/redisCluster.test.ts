@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { NESTED_QUERY, startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
+import { NESTED_QUERY, useTwoInstances, type TestApp } from '../support/testApp.ts';
 import { ThrowawayCluster } from '../support/throwawayCluster.ts';
 
 /**
@@ -14,13 +14,12 @@ describe('the app on Redis Cluster', () => {
   let b: TestApp;
   beforeAll(async () => {
     cluster = await ThrowawayCluster.start();
-    const env = { REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(','), CACHE_PREFIX: uniquePrefix() };
-    [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
   }, 60_000);
+  // After-hooks run last first: the instances stop before the cluster does.
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
     await cluster?.stop();
   });
+  useTwoInstances(() => ({ REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(',') }), (pair) => ([a, b] = pair));
 
   it('is ready with L3 up, and serves the nested query from L3 on a second instance with no SQL', async () => {
     const ready = (await (await fetch(`${a.url}/health/ready`)).json()) as { tiers: Record<string, string> };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
+import { useTwoInstances, type TestApp } from '../support/testApp.ts';
 import { ThrowawayRedis } from '../support/throwawayRedis.ts';
 
 const PRODUCT = `query($id: ID!) { product(id: $id) { name } }`;
@@ -18,14 +18,13 @@ describe('mutations and reads while Redis hangs', () => {
   let b: TestApp;
   beforeAll(async () => {
     redis = await ThrowawayRedis.start();
-    const env = { CACHE_PREFIX: uniquePrefix(), REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) };
-    [a, b] = await Promise.all([startTestApp(env), startTestApp(env)]);
   });
+  // After-hooks run last first: Redis resumes, then the instances stop, then Redis is killed.
   afterAll(async () => {
-    redis?.resume();
-    await Promise.all([a?.stop(), b?.stop()]);
     await redis?.kill();
   });
+  useTwoInstances(() => ({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) }), (pair) => ([a, b] = pair));
+  afterAll(() => redis?.resume());
 
   it('each mutation answers within the command timeout plus its own database time, and both instances serve the write', async () => {
     const { products } = await createCatalogFixture(a.app.database.prisma, { products: 1 });

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { startTestApp, useTestApps, type TestApp } from '../support/testApp.ts';
+import { seededRandom } from '../support/seededRandom.ts';
+import { startTestApp, useTwoInstances, type TestApp } from '../support/testApp.ts';
 
 const PRODUCT = `query($id: ID!) { product(id: $id) { id name category { id } } }`;
 const CATEGORY = `query($id: ID!) { category(id: $id) { products { id name } } }`;
@@ -13,20 +14,15 @@ const UPDATE = `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(
  * finds in L3, must equal what the database says now.
  */
 describe('randomised response coherence over two instances', () => {
-  const instances = useTestApps(2, { RESPONSE_CACHE: 'on' });
   let apps: TestApp[];
-  beforeAll(() => {
-    apps = instances();
-  });
+  useTwoInstances({ RESPONSE_CACHE: 'on' }, (pair) => (apps = pair));
 
   it('finds 0 stale responses in L2 or L3 at quiescence', async () => {
     const prisma = apps[0]!.app.database.prisma;
     const { category, other, products } = await createCatalogFixture(prisma, { products: 6 });
     const ids = products.map((p) => String(p.id));
     const categories = [String(category.id), String(other.id)];
-    let seed = 7;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-    const pickOne = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)] as T;
+    const { next: random, pick: pickOne } = seededRandom(7);
     const deadline = Date.now() + 4000;
     let writes = 0;
     let reads = 0;

@@ -5,7 +5,7 @@ import { createCatalogFixture } from '../support/fixtures.ts';
 import { requestIdentity } from '../../src/responses/requestIdentity.ts';
 import { responseKind } from '../../src/responses/storedResponse.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
-import { startTestApp, useTestApps, type TestApp } from '../support/testApp.ts';
+import { startTestApp, useTwoInstances, type TestApp } from '../support/testApp.ts';
 import { adminToken, tokensFor } from '../support/tokens.ts';
 
 /**
@@ -19,14 +19,13 @@ const RENAME = `mutation($id: ID!, $name: String!) { updateProduct(id: $id, inpu
 const ME = `{ me { id name email } }`;
 
 describe('response tier', () => {
-  const apps = useTestApps(2, { RESPONSE_CACHE: 'on' }, { purge: (tags) => void purged.push([...tags]) });
   let a: TestApp;
   let b: TestApp;
   let executions: Map<TestApp, number>;
   let token1: string;
   let token2: string;
+  useTwoInstances({ RESPONSE_CACHE: 'on' }, (pair) => ([a, b] = pair), { purge: (tags) => void purged.push([...tags]) });
   beforeAll(async () => {
-    [a, b] = apps() as [TestApp, TestApp];
     executions = new Map([a, b].map((t) => [t, 0]));
     for (const t of [a, b]) t.app.events.on('execution', () => executions.set(t, (executions.get(t) ?? 0) + 1));
     [token1, token2] = (await tokensFor(1, 2)) as [string, string];

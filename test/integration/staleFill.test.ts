@@ -1,8 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CatalogQueries } from '../../src/catalog/queries.ts';
 import type { ProductRecord } from '../../src/catalog/records.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { useTestApps, type TestApp } from '../support/testApp.ts';
+import { useTwoInstances, type TestApp } from '../support/testApp.ts';
 
 /**
  * No stale fill: a reader that loads a row just before a write commits must not be able to cache
@@ -10,12 +10,9 @@ import { useTestApps, type TestApp } from '../support/testApp.ts';
  * the reader's load; the tiers, Redis, pub/sub and PostgreSQL are all real.
  */
 describe('no stale fill', () => {
-  const apps = useTestApps(2);
   let a: TestApp;
   let b: TestApp;
-  beforeAll(() => {
-    [a, b] = apps() as [TestApp, TestApp];
-  });
+  useTwoInstances({}, (pair) => ([a, b] = pair));
 
   /** Starts a read of `id` through `reader`'s read-through whose load pauses after reading the row. */
   function gatedRead(reader: TestApp, id: number) {

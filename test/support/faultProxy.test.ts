@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { closeRedisClient, createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
 import { withTimeout } from '../../src/cache/tiers/tierGuard.ts';
 import { FaultProxy } from './faultProxy.ts';
-import { freePort, ThrowawayRedis } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
+import { ThrowawayRedis } from './throwawayRedis.ts';
 
 /** Far above anything the proxy needs on an idle machine: waits end on events, this only bounds them. */
 const DEADLINE_MS = 15_000;

@@ -1,6 +1,6 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { freePort } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
 
 /**
  * What the proxy does to its connections, existing and new, from the moment it is {@link FaultProxy.set}:

@@ -1,7 +1,24 @@
 import type { Redis } from 'ioredis';
-import { createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
+import { afterAll } from 'vitest';
+import { closeRedisClient, createRedisClient, waitUntilReady } from '../../src/cache/tiers/redisClient.ts';
 import { redisUrl } from './services.ts';
-import { freePort } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
+import { deletePrefix, uniquePrefix } from './testApp.ts';
+
+/**
+ * A connection to the run's Redis, made as the app makes it and ready, and a key prefix of the test
+ * file's own: after the file's tests, the connection is closed and the prefix's keys deleted.
+ */
+export async function useSharedRedis(): Promise<{ redis: Redis; prefix: string }> {
+  const prefix = uniquePrefix();
+  const redis = createRedisClient({ url: redisUrl, commandTimeoutMs: 1000 });
+  await waitUntilReady(redis, 5000);
+  afterAll(async () => {
+    await closeRedisClient(redis);
+    await deletePrefix(prefix);
+  });
+  return { redis, prefix };
+}
 
 /** Connections made as the app makes them, for tier tests; `disconnectAll()` closes every one. */
 export class RedisClients {

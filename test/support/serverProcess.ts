@@ -2,16 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { inject } from 'vitest';
-import { freePort } from './throwawayRedis.ts';
-import { redisUrl } from './services.ts';
-import { adminToken, TEST_TOKEN_SECRET } from './tokens.ts';
+import { logLineCollector, type LogLine } from './logLines.ts';
+import { freePort } from './ports.ts';
+import { serverEnvironment } from './serverEnvironment.ts';
+import { testServices } from './services.ts';
+import { adminToken } from './tokens.ts';
 
 /** A real server process (`src/main.ts`), for tests about several instances. */
 export interface ServerProcess {
   readonly url: string;
   /** Every JSON log line it has written so far. */
-  readonly logs: Array<Record<string, unknown> & { msg: string }>;
+  readonly logs: LogLine[];
   /** POSTs an operation; `token` signs it in as that viewer, else it is anonymous. */
   query(query: string, variables?: Record<string, unknown>, token?: string): Promise<{ status: number; body: any }>;
   /** POSTs an operation as the seeded admin, as the catalog's writes require. */
@@ -31,25 +32,14 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     cwd: REPO_ROOT,
     env: {
       PATH: process.env.PATH ?? '',
-      DATABASE_URL: inject('databaseUrl'),
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: 'debug',
-      // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
-      RESPONSE_CACHE: 'off',
-      AUTH_TOKEN_SECRET: TEST_TOKEN_SECRET,
-      ...env,
+      ...serverEnvironment(testServices(), { LOG_LEVEL: 'debug', ...env }),
       PORT: String(port),
       HOST: '127.0.0.1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const logs: ServerProcess['logs'] = [];
-  let partial = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line));
-  });
+  const logs: LogLine[] = [];
+  child.stdout.on('data', logLineCollector(logs));
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = once(child, 'exit');

@@ -1,3 +1,7 @@
+import { inject } from 'vitest';
+import type { ServerServices } from './serverEnvironment.ts';
+import { TEST_TOKEN_SECRET } from './tokens.ts';
+
 /**
  * Where the real services are. The defaults are this machine's (and docker-compose's) services; set
  * TEST_DATABASE_URL / TEST_REDIS_URL to point elsewhere. Each run makes its own database on that
@@ -16,6 +20,11 @@ export function databaseUrlFor(name: string): string {
 }
 
 export const SEEDED_PRODUCTS = 200;
+
+/** What a server under test runs on: the run's database, the Redis, the tests' token secret. Inside a test file only. */
+export function testServices(): ServerServices {
+  return { databaseUrl: inject('databaseUrl'), redisUrl, authTokenSecret: TEST_TOKEN_SECRET };
+}
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -5,8 +5,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
-import { redisUrl } from './services.ts';
-import { adminToken, TEST_TOKEN_SECRET } from './tokens.ts';
+import { logLineCollector, type LogLine } from './logLines.ts';
+import { serverEnvironment } from './serverEnvironment.ts';
+import { redisUrl, testServices } from './services.ts';
+import { adminToken } from './tokens.ts';
 
 export interface TestApp {
   readonly app: App;
@@ -14,7 +16,7 @@ export interface TestApp {
   /** The Redis key prefix of this app's L3 entries. */
   readonly prefix: string;
   /** Every log line the app wrote, parsed. */
-  readonly logs: Array<Record<string, unknown> & { msg: string }>;
+  readonly logs: LogLine[];
   /** Redis commands the app's L3 client sent, by name, since the last reset. */
   readonly redisCommands: string[];
   /** POSTs an operation; `token` signs it in as that viewer, else it is anonymous. */
@@ -25,6 +27,9 @@ export interface TestApp {
   sqlDuring(fn: () => Promise<unknown>): Promise<number>;
   stop(): Promise<void>;
 }
+
+/** Configuration variables on top of the tests' defaults; `undefined` unsets one. */
+type Env = Record<string, string | undefined>;
 
 export interface GraphQLResult {
   status: number;
@@ -42,21 +47,14 @@ export function uniquePrefix(): string {
  * `env` overrides the configuration (CACHE_TIERS, REDIS_URL, ...).
  */
 export async function startTestApp(env: Record<string, string | undefined> = {}, options: AppOptions = {}): Promise<TestApp> {
-  const config = loadConfig({
-    DATABASE_URL: inject('databaseUrl'),
-    REDIS_URL: redisUrl,
-    CACHE_PREFIX: uniquePrefix(),
-    // Off unless a test asks: most tests are about the data tiers, which a response hit would skip.
-    RESPONSE_CACHE: 'off',
-    AUTH_TOKEN_SECRET: TEST_TOKEN_SECRET,
-    ...env,
-  });
-  const logs: TestApp['logs'] = [];
+  const config = loadConfig(serverEnvironment(testServices(), { CACHE_PREFIX: uniquePrefix(), ...env }));
+  const logs: LogLine[] = [];
+  const collect = logLineCollector(logs);
   const logger = pino(
     { level: 'info' },
     new Writable({
       write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+        collect(chunk);
         done();
       },
     }),
@@ -127,11 +125,12 @@ export function useTestApp(env: Record<string, string | undefined> = {}): () => 
  * Several instances of the app sharing one key prefix (so one L3, and one invalidation channel),
  * started before the file's tests and stopped, with their keys deleted, after.
  */
-export function useTestApps(count: number, env: Record<string, string | undefined> = {}, options: AppOptions = {}): () => TestApp[] {
+export function useTestApps(count: number, env: Env | (() => Env) = {}, options: AppOptions = {}): () => TestApp[] {
   const prefix = uniquePrefix();
   let started: TestApp[] = [];
   beforeAll(async () => {
-    started = await Promise.all(Array.from({ length: count }, () => startTestApp({ CACHE_PREFIX: prefix, ...env }, options)));
+    const resolved = typeof env === 'function' ? env() : env;
+    started = await Promise.all(Array.from({ length: count }, () => startTestApp({ CACHE_PREFIX: prefix, ...resolved }, options)));
   });
   afterAll(async () => {
     await Promise.all(started.map((t) => t.stop()));
@@ -141,6 +140,16 @@ export function useTestApps(count: number, env: Record<string, string | undefine
     if (started.length !== count) throw new Error('the test apps have not started');
     return started;
   };
+}
+
+/**
+ * Two instances, A and B, sharing one key prefix, for the tests about what one instance's write
+ * does to the other. `env` may be a function, for a value known only once an earlier `beforeAll`
+ * has run (a throwaway Redis's URL); `started` gets the pair once both are up.
+ */
+export function useTwoInstances(env: Env | (() => Env), started: (pair: [a: TestApp, b: TestApp]) => unknown, options: AppOptions = {}): void {
+  const apps = useTestApps(2, env, options);
+  beforeAll(() => started(apps() as [TestApp, TestApp]));
 }
 
 /** Every key under a prefix, found with SCAN (never KEYS: the Redis is shared). */

@@ -3,8 +3,30 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { connectionOptions } from '../../src/cache/tiers/redisClient.ts';
-import { freePort } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
+
+/**
+ * A throwaway cluster and a ready client of it for the tests of a file or a `describe`: started
+ * before them, stopped after. `started` gets the client.
+ */
+export function useThrowawayCluster(started: (client: Cluster) => unknown, options: ClusterOptions = {}): void {
+  let cluster: ThrowawayCluster | undefined;
+  let client: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await ThrowawayCluster.start();
+    client = await cluster.connect(options);
+    started(client);
+  }, 60_000);
+  afterAll(async () => {
+    client?.disconnect();
+    await cluster?.stop();
+  });
+}
+
+/** A tier guard that never skips: on a cluster, a swallowed CROSSSLOT error would pass for a miss or a fallback, and hide the bug. */
+export const transparentGuard = { run: <T>(_fallback: T, call: () => Promise<T>) => call() };
 
 /**
  * A three-master Redis Cluster of the test's own, on free loopback ports, for checking that no

@@ -5,7 +5,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from './throwawayRedis.ts';
+import { freePort } from './ports.ts';
 
 /** The deployed CDN configuration; a throwaway nginx runs it with only its addresses and paths changed. */
 export const DEPLOYED_NGINX_CONF = path.resolve(import.meta.dirname, '../../deploy/nginx/nginx.conf');

@@ -5,7 +5,7 @@ import type { Database } from '../../src/database/database.ts';
 import { ViewCounter } from '../../src/views/viewCounter.ts';
 import { viewKeys } from '../../src/views/viewKeys.ts';
 import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
-import { freePort } from '../support/throwawayRedis.ts';
+import { freePort } from '../support/ports.ts';
 import { bufferState, capturingLogger, createProducts, openRunDatabase, rowsOf, sharedRedis, viewCountsOf } from './viewFixtures.ts';
 
 describe('ViewCounter', () => {

@@ -8,7 +8,7 @@ import { ViewCounter } from '../../src/views/viewCounter.ts';
 import { ViewFlusher, type ViewFlusherOptions } from '../../src/views/viewFlusher.ts';
 import { viewKeys } from '../../src/views/viewKeys.ts';
 import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
-import { freePort } from '../support/throwawayRedis.ts';
+import { freePort } from '../support/ports.ts';
 import { bufferState, capturingLogger, createProducts, openRunDatabase, rowsOf, sharedRedis, viewCountsOf } from './viewFixtures.ts';
 
 describe('ViewFlusher', () => {

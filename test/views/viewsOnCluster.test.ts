@@ -4,7 +4,7 @@ import type { Database } from '../../src/database/database.ts';
 import { ViewCounter } from '../../src/views/viewCounter.ts';
 import { ViewFlusher } from '../../src/views/viewFlusher.ts';
 import { uniquePrefix } from '../support/testApp.ts';
-import { ThrowawayCluster } from '../support/throwawayCluster.ts';
+import { transparentGuard, useThrowawayCluster } from '../support/throwawayCluster.ts';
 import { capturingLogger, createProducts, openRunDatabase, viewCountsOf } from './viewFixtures.ts';
 
 /**
@@ -13,26 +13,20 @@ import { capturingLogger, createProducts, openRunDatabase, viewCountsOf } from '
  */
 describe('views on a Redis Cluster', () => {
   let db: Database;
-  let cluster: ThrowawayCluster;
   let client: Cluster;
-
   beforeAll(async () => {
     db = await openRunDatabase();
-    cluster = await ThrowawayCluster.start();
-    client = await cluster.connect();
-  }, 60_000);
+  });
   afterAll(async () => {
-    client?.disconnect();
-    await cluster?.stop();
     await db.close();
   });
+  useThrowawayCluster((started) => (client = started));
 
   it('buffers, reads pending and flushes exactly', async () => {
     const { logger } = capturingLogger();
     const prefix = uniquePrefix();
     // A guard that never skips: a swallowed CROSSSLOT error would pass as a direct write.
-    const transparent = { run: <T>(_fallback: T, call: () => Promise<T>) => call() };
-    const counter = new ViewCounter({ redis: client, prefix, prisma: db.prisma, logger, guard: transparent });
+    const counter = new ViewCounter({ redis: client, prefix, prisma: db.prisma, logger, guard: transparentGuard });
     const [a, b] = (await createProducts(db.prisma, 2)) as [number, number];
 
     const via = await Promise.all([a, b, a, a, b].map((id) => counter.record(id)));

@@ -1,12 +1,12 @@
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { CachedKind } from '../../../src/cache/entry.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { createCacheStack, type CacheStack } from '../../../src/cache/stack.ts';
 import { loadConfig } from '../../../src/config/config.ts';
-import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
+import type { CategoryRecord } from '../../../src/catalog/records.ts';
 import { redisUrl } from '../../support/services.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
+import { categoryKind as kind } from '../../support/testKinds.ts';
 
 /**
  * Hole 2 of "Coherence under faults": a request that begins after a write must never take its value
@@ -23,7 +23,6 @@ afterAll(async () => {
   await deletePrefix(prefix);
 });
 
-const kind: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 60, absentTtlSeconds: 5, graceSeconds: 0, shape: categoryShape };
 const v1: CategoryRecord = { id: 7, name: 'before the write', slug: 'c7' };
 const v2: CategoryRecord = { id: 7, name: 'after the write', slug: 'c7' };
 

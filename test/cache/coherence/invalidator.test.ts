@@ -1,15 +1,15 @@
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { encodeEntry } from '../../../src/cache/codec.ts';
 import { HeardGenerations } from '../../../src/cache/coherence/heardGenerations.ts';
 import { Invalidator, type GenerationalTier, type InvalidationPublisher } from '../../../src/cache/coherence/invalidator.ts';
-import type { CacheEntry, CachedKind } from '../../../src/cache/entry.ts';
+import type { CacheEntry } from '../../../src/cache/entry.ts';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
 import type { TierFence, TierWrite } from '../../../src/cache/tiers/tier.ts';
-import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
+import type { CategoryRecord } from '../../../src/catalog/records.ts';
+import { categoryKind as kind } from '../../support/testKinds.ts';
 
 const logger = pino({ level: 'silent' });
-const kind: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 60, absentTtlSeconds: 5, graceSeconds: 0, shape: categoryShape };
 const read = { key: 'Category#1', tags: ['Category:1', 'Category'] };
 
 function write(name: string): TierWrite {
@@ -88,5 +88,145 @@ describe('Invalidator', () => {
     } finally {
       invalidator.close();
     }
+  });
+});
+
+/**
+ * A shared tier whose invalidations succeed or fail as `outcomes` says, one a call (then succeed),
+ * and an invalidator over it that writes every step it takes to `steps`.
+ */
+function scripted(outcomes: Array<'fails' | 'succeeds'>, options: { shared?: boolean } = {}) {
+  const steps: string[] = [];
+  let calls = 0;
+  const shared = {
+    name: 'L3',
+    async invalidateTagsWithGenerations(tags: readonly string[]) {
+      calls += 1;
+      steps.push(`shared ${tags.join(',')}`);
+      return (outcomes[calls - 1] ?? 'succeeds') === 'succeeds' ? tags.map((tag) => `${tag}@${calls}`) : undefined;
+    },
+  } as unknown as GenerationalTier;
+  const local = new MemoryTier({ maxBytes: 1 << 20 });
+  const heard = new HeardGenerations();
+  const invalidator = new Invalidator({
+    ...(options.shared === false ? {} : { shared }),
+    dropLocal: (tags) => {
+      steps.push(`drop ${tags.join(',')}`);
+      void local.invalidateTags(tags);
+      return local.currentFence();
+    },
+    heard,
+    bus: {
+      async publish(tags, generations) {
+        steps.push(`publish ${tags.join(',')} ${generations?.join(',') ?? '-'}`);
+        return true;
+      },
+    },
+    onInvalidated: (tags) => steps.push(`purge ${tags.join(',')}`),
+    logger,
+    retryMs: 400,
+  });
+  return { steps, heard, local, invalidator, calls: () => calls };
+}
+
+describe('Invalidator: one invalidation', () => {
+  it('goes shared tier, local tier, bus, purge hook, in that order, and returns both fences', async () => {
+    const { steps, heard, local, invalidator } = scripted([]);
+    const fences = await invalidator.invalidate(['A', 'B']);
+    expect(steps).toEqual(['shared A,B', 'drop A,B', 'publish A,B A@1,B@1', 'purge A,B']);
+    expect(fences.generations).toEqual(new Map([['A', 'A@1'], ['B', 'B@1']]));
+    expect(fences.local).toEqual(local.currentFence());
+    // What the local tier has applied, for the late fills that follow.
+    expect(heard.admits(new Map([['A', 'A@1']]))).toBe(true);
+  });
+
+  it('does nothing for no tags', async () => {
+    const { steps, invalidator } = scripted([]);
+    expect(await invalidator.invalidate([])).toEqual({});
+    expect(steps).toEqual([]);
+  });
+
+  it('without a shared tier: drops locally and tells the others, with no generations and nothing to retry', async () => {
+    const { steps, invalidator } = scripted([], { shared: false });
+    const fences = await invalidator.invalidate(['A']);
+    expect(steps).toEqual(['drop A', 'publish A -', 'purge A']);
+    expect(fences.generations).toBeUndefined();
+    expect(invalidator.unconfirmed(['A'])).toBe(false);
+  });
+});
+
+describe('Invalidator: a failed shared invalidation', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('still drops locally and tells the others; its tags are unconfirmed until a retry lands', async () => {
+    const { steps, invalidator } = scripted(['fails']);
+    try {
+      const fences = await invalidator.invalidate(['A']);
+      expect(fences.generations).toBeUndefined();
+      expect(steps).toEqual(['shared A', 'drop A', 'publish A -', 'purge A']);
+      expect(invalidator.unconfirmed(['A', 'Z'])).toBe(true);
+      expect(invalidator.unconfirmed(['Z'])).toBe(false);
+
+      await vi.advanceTimersByTimeAsync(50);
+      expect(invalidator.unconfirmed(['A'])).toBe(false);
+      // The retry drops the local tier again and tells the others the generation; not the purge hook.
+      expect(steps.slice(4)).toEqual(['shared A', 'drop A', 'publish A A@2']);
+    } finally {
+      invalidator.close();
+    }
+  });
+
+  it('retries after 50 ms, then twice as long each time, up to retryMs', async () => {
+    const { invalidator, calls } = scripted(['fails', 'fails', 'fails', 'fails', 'fails']);
+    try {
+      await invalidator.invalidate(['A']);
+      const at: number[] = [];
+      for (let ms = 1; ms <= 1200 && calls() < 5; ms++) {
+        const before = calls();
+        await vi.advanceTimersByTimeAsync(1);
+        if (calls() > before) at.push(ms);
+      }
+      expect(at).toEqual([50, 150, 350, 750]);
+      expect(invalidator.unconfirmed(['A'])).toBe(true);
+    } finally {
+      invalidator.close();
+    }
+  });
+
+  it('is confirmed by a later write’s successful invalidation of the same tag, before any retry', async () => {
+    const { steps, invalidator } = scripted(['fails', 'succeeds']);
+    try {
+      await invalidator.invalidate(['A']);
+      await invalidator.invalidate(['A']);
+      expect(invalidator.unconfirmed(['A'])).toBe(false);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(steps.filter((step) => step === 'shared A')).toHaveLength(2);
+    } finally {
+      invalidator.close();
+    }
+  });
+
+  it('is tried at once on retryNow (the shared tier is back), and never after close', async () => {
+    const first = scripted(['fails']);
+    await first.invalidator.invalidate(['A']);
+    first.invalidator.retryNow();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.calls()).toBe(2);
+    expect(first.invalidator.unconfirmed(['A'])).toBe(false);
+    first.invalidator.close();
+
+    const second = scripted(['fails']);
+    await second.invalidator.invalidate(['A']);
+    second.invalidator.close();
+    second.invalidator.retryNow();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(second.calls()).toBe(1);
+    // Unsent stays unsent: its entries expire with their TTL.
+    expect(second.invalidator.unconfirmed(['A'])).toBe(true);
   });
 });

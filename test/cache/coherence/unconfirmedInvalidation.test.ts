@@ -1,12 +1,12 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CachedKind } from '../../../src/cache/entry.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { createCacheStack, type CacheStack } from '../../../src/cache/stack.ts';
 import { loadConfig } from '../../../src/config/config.ts';
-import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
+import type { CategoryRecord } from '../../../src/catalog/records.ts';
 import { FaultProxy } from '../../support/faultProxy.ts';
 import { ThrowawayRedis } from '../../support/throwawayRedis.ts';
+import { categoryKind as kind } from '../../support/testKinds.ts';
 
 /**
  * A write whose shared-tier invalidation failed (its connection was cut) leaves the old entry valid in Redis
@@ -15,7 +15,6 @@ import { ThrowawayRedis } from '../../support/throwawayRedis.ts';
  * the writer and the row from before its write.
  */
 const logger = pino({ level: 'silent' });
-const kind: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 60, absentTtlSeconds: 5, graceSeconds: 0, shape: categoryShape };
 const v1: CategoryRecord = { id: 7, name: 'before the write', slug: 'c7' };
 const v2: CategoryRecord = { id: 7, name: 'after the write', slug: 'c7' };
 

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { earlyRefreshProbability, shouldRefreshEarly } from '../../../src/cache/freshness/xfetch.ts';
-
-/** A seeded uniform source over (0, 1] (mulberry32): the same samples on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 1) / 4294967296;
-  };
-}
+import { seededRandom } from '../../support/seededRandom.ts';
 
 const expiresAt = 1_000_000;
 
@@ -91,7 +80,8 @@ describe('earlyRefreshProbability', () => {
     const random = seededRandom(remaining + 1);
     const input = { now: expiresAt - remaining, expiresAt, deltaMs, beta };
     let refreshed = 0;
-    for (let i = 0; i < samples; i++) if (shouldRefreshEarly({ ...input, random: random() })) refreshed += 1;
+    // 1 - next(): a sample in (0, 1], as the formula's logarithm takes it.
+    for (let i = 0; i < samples; i++) if (shouldRefreshEarly({ ...input, random: 1 - random.next() })) refreshed += 1;
     const expected = earlyRefreshProbability(input);
     // Five standard deviations of a binomial rate over 20,000 samples, at most 0.018.
     const tolerance = 5 * Math.sqrt((expected * (1 - expected)) / samples) + 1e-9;

@@ -1,31 +1,21 @@
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
-import type { CachedKind } from '../../../src/cache/entry.ts';
+import { describe, expect, it } from 'vitest';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { ReadThrough } from '../../../src/cache/readThrough/readThrough.ts';
 import { Leases } from '../../../src/cache/stampede/leases.ts';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
-import { closeRedisClient, createRedisClient, waitUntilReady } from '../../../src/cache/tiers/redisClient.ts';
 import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
-import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
-import { redisUrl } from '../../support/services.ts';
-import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
+import { useSharedRedis } from '../../support/redisClients.ts';
+import { categoryKind as kind } from '../../support/testKinds.ts';
 
 /**
  * The fleet lease step against real Redis: another instance's lease is a real key, taken by a second
  * Leases over the same keys.
  */
-const prefix = uniquePrefix();
 const logger = pino({ level: 'silent' });
-const redis = createRedisClient({ url: redisUrl, commandTimeoutMs: 1000 });
-await waitUntilReady(redis, 5000);
-afterAll(async () => {
-  await closeRedisClient(redis);
-  await deletePrefix(prefix);
-});
+const { redis, prefix } = await useSharedRedis();
 
-const kind: CachedKind<CategoryRecord> = { name: 'Category', shapeVersion: 'test', ttlSeconds: 60, absentTtlSeconds: 5, graceSeconds: 0, shape: categoryShape };
 
 function setup(name: string) {
   const keys = new CacheKeys(`${prefix}${name}:`);

@@ -6,28 +6,10 @@ import { SingleFlight } from '../../../src/cache/stampede/singleFlight.ts';
 import { tags } from '../../../src/cache/tags/tags.ts';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
 import type { CacheTier } from '../../../src/cache/tiers/tier.ts';
-import { categoryShape, productShape, type CategoryRecord, type ProductRecord } from '../../../src/catalog/records.ts';
+import type { CategoryRecord, ProductRecord } from '../../../src/catalog/records.ts';
+import { category, categoryKind, productKind } from '../../support/testKinds.ts';
 
-const categoryKind: CachedKind<CategoryRecord> = {
-  name: 'Category',
-  shapeVersion: 'test',
-  ttlSeconds: 60,
-  absentTtlSeconds: 5,
-  graceSeconds: 0,
-  shape: categoryShape,
-};
 const gracedKind: CachedKind<CategoryRecord> = { ...categoryKind, graceSeconds: 30 };
-const productKind: CachedKind<ProductRecord> = {
-  name: 'Product',
-  shapeVersion: 'test',
-  ttlSeconds: 10,
-  absentTtlSeconds: 5,
-  graceSeconds: 0,
-  shape: productShape,
-  versionOf: (product) => product.version,
-};
-
-const category = (id: number, name = `C${id}`): CategoryRecord => ({ id, name, slug: `c${id}` });
 const product = (id: number, version: number): ProductRecord => ({
   id,
   sku: `SKU-${id}`,

@@ -4,7 +4,8 @@ import type { CacheEntry } from '../../../src/cache/entry.ts';
 import type { TierWrite } from '../../../src/cache/tiers/tier.ts';
 import { InvalidationLog } from '../../../src/cache/coherence/invalidationLog.ts';
 import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
-import { category, entries, read, store, tierContract, write } from './tierContract.ts';
+import { category } from '../../support/testKinds.ts';
+import { entries, read, store, tierContract, write } from './tierContract.ts';
 
 tierContract('MemoryTier (L2)', async () => ({ tier: new MemoryTier({ maxBytes: 1024 * 1024 }), key: (k) => k, tag: (t) => t }));
 

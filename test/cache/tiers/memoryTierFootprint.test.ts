@@ -14,11 +14,12 @@ import { MemoryTier } from '../../../src/cache/tiers/memoryTier.ts';
 import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
 import type { TierWrite } from '../../../src/cache/tiers/tier.ts';
-import { productShape, type ProductRecord } from '../../../src/catalog/records.ts';
+import type { ProductRecord } from '../../../src/catalog/records.ts';
 import { ResponseTier, type Exchange } from '../../../src/responses/responseTier.ts';
 import { storedResponseShape, strongETag, type CompleteResponse, type StoredResponse } from '../../../src/responses/storedResponse.ts';
 import { RedisClients } from '../../support/redisClients.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
+import { productKind as testProductKind } from '../../support/testKinds.ts';
 
 /**
  * What L2 holds in memory, measured, against its bound: entries go through the real path (written to
@@ -135,15 +136,7 @@ const responseKind: CachedKind<StoredResponse> = {
   graceSeconds: 0,
 };
 
-const productKind: CachedKind<ProductRecord> = {
-  name: 'Product',
-  shape: productShape,
-  shapeVersion: 'test',
-  ttlSeconds: 60,
-  absentTtlSeconds: 5,
-  graceSeconds: 0,
-  versionOf: (product) => product.version,
-};
+const productKind: CachedKind<ProductRecord> = { ...testProductKind, ttlSeconds: 60 };
 
 function redisTier(redis: Awaited<ReturnType<RedisClients['connect']>>, keys: CacheKeys): RedisTier {
   return new RedisTier({ redis, guard: new TierGuard({ tier: 'L3', logger }), keys, tagLifetimeMs: () => 10 * 60_000, logger });

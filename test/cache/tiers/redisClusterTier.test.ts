@@ -1,38 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { CacheKeys } from '../../../src/cache/keys.ts';
 import { tags } from '../../../src/cache/tags/tags.ts';
-import { ThrowawayCluster } from '../../support/throwawayCluster.ts';
-import { category, categoryKind, entries, read, store, tierContract, write } from './tierContract.ts';
+import { transparentGuard, useThrowawayCluster } from '../../support/throwawayCluster.ts';
+import { category, categoryKind } from '../../support/testKinds.ts';
+import { entries, read, store, tierContract, write } from './tierContract.ts';
 
 /**
  * L3 on a real three-node Redis Cluster: a cluster refuses (CROSSSLOT) any MGET or MULTI whose keys
  * span slots, so these pass only if RedisTier groups every multi-key command, entry keys and tag
  * keys alike, by slot.
  */
-let cluster: ThrowawayCluster;
 let client: Cluster;
 let namespace = 0;
 const logger = pino({ level: 'silent' });
 
-/** A guard that never skips: a swallowed CROSSSLOT error would read as a miss and hide the bug. */
-const transparent = { run: <T>(_fallback: T, call: () => Promise<T>) => call() };
-
 function tierOver(keys: CacheKeys): RedisTier {
-  return new RedisTier({ redis: client, guard: transparent, keys, tagLifetimeMs: () => 60_000, logger });
+  return new RedisTier({ redis: client, guard: transparentGuard, keys, tagLifetimeMs: () => 60_000, logger });
 }
 
-beforeAll(async () => {
-  cluster = await ThrowawayCluster.start();
-  client = await cluster.connect({ enableAutoPipelining: true });
-}, 60_000);
-
-afterAll(async () => {
-  client?.disconnect();
-  await cluster?.stop();
-});
+useThrowawayCluster((started) => (client = started), { enableAutoPipelining: true });
 
 tierContract('RedisTier on Redis Cluster (L3)', async () => {
   const keys = new CacheKeys(`c${namespace++}:`);

@@ -9,7 +9,8 @@ import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
 import { RedisClients } from '../../support/redisClients.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
 import { ThrowawayRedis } from '../../support/throwawayRedis.ts';
-import { category, categoryKind, entries, read, store, tierContract, write } from './tierContract.ts';
+import { category, categoryKind } from '../../support/testKinds.ts';
+import { entries, read, store, tierContract, write } from './tierContract.ts';
 
 const prefix = uniquePrefix();
 const logger = pino({ level: 'silent' });

@@ -6,7 +6,8 @@ import { RedisTier } from '../../../src/cache/tiers/redisTier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
 import { RedisClients } from '../../support/redisClients.ts';
 import { ThrowawayRedis } from '../../support/throwawayRedis.ts';
-import { category, categoryKind, entries, read, store, write } from './tierContract.ts';
+import { category, categoryKind } from '../../support/testKinds.ts';
+import { entries, read, store, write } from './tierContract.ts';
 
 /**
  * L3 on a Redis that is full and evicts with allkeys-lru, as production runs it: tag keys, read

@@ -8,7 +8,8 @@ import type { TierFence } from '../../../src/cache/tiers/tier.ts';
 import { TierGuard } from '../../../src/cache/tiers/tierGuard.ts';
 import { RedisClients } from '../../support/redisClients.ts';
 import { deletePrefix, uniquePrefix } from '../../support/testApp.ts';
-import { category, categoryKind, entries, read, store, write } from './tierContract.ts';
+import { category, categoryKind } from '../../support/testKinds.ts';
+import { entries, read, store, write } from './tierContract.ts';
 
 /**
  * A tag's generation key can go while entries stamped with it live on: Redis evicts it (allkeys-lru

@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { encodeEntry } from '../../../src/cache/codec.ts';
-import type { CacheEntry, CachedKind } from '../../../src/cache/entry.ts';
+import type { CacheEntry } from '../../../src/cache/entry.ts';
 import type { CacheTier, TierFence, TierRead, TierWrite } from '../../../src/cache/tiers/tier.ts';
-import { categoryShape, type CategoryRecord } from '../../../src/catalog/records.ts';
-
-export const categoryKind: CachedKind<CategoryRecord> = {
-  name: 'Category',
-  shapeVersion: 'test',
-  ttlSeconds: 60,
-  absentTtlSeconds: 5,
-  graceSeconds: 0,
-  shape: categoryShape,
-};
-
-export const category = (id: number, name = `C${id}`): CategoryRecord => ({ id, name, slug: `c${id}` });
+import type { CategoryRecord } from '../../../src/catalog/records.ts';
+import { category, categoryKind } from '../../support/testKinds.ts';
 
 export interface WriteOptions {
   /** @default ['Category'] */
