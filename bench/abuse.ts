@@ -303,11 +303,7 @@ function turnLetters(order: readonly Limits[]): string {
 
 // Private: servers and loads.
 
-async function startProjectServer(
-  context: BenchContext,
-  settings: { limits: Limits; responseCache: 'on' | 'off'; prefix: string },
-  options: StartOptions = {},
-): Promise<ServerProcess> {
+async function startProjectServer(context: BenchContext, settings: { limits: Limits; responseCache: 'on' | 'off'; prefix: string }, options: StartOptions = {}): Promise<ServerProcess> {
   const env = { GRAPHQL_LIMITS: settings.limits, RESPONSE_CACHE: settings.responseCache };
   const [server] = await startServers(context, 1, { cachePrefix: context.keyspace.subPrefix(settings.prefix), cacheTiers: 'l1,l2,l3', env }, options);
   if (!server) throw new Error('no server started');
@@ -414,7 +410,10 @@ function microsPerCall(work: () => unknown): number {
 function problemsUnderAttack(run: UnderAttack): string[] {
   const problems: string[] = [];
   const where = `abuse (limits ${run.limits})`;
-  for (const [phase, figures] of [['alone', run.baseline], ['under attack', run.attacked]] as const) {
+  for (const [phase, figures] of [
+    ['alone', run.baseline],
+    ['under attack', run.attacked],
+  ] as const) {
     if (figures.mismatches > 0 || figures.non2xx > 0) problems.push(`${where}: victims ${phase}: ${figures.non2xx} non-2xx and ${figures.mismatches} bad bodies`);
   }
   if (run.victimCache.before !== 'HIT' || run.victimCache.after !== 'HIT') {
@@ -462,7 +461,11 @@ function formatUnderAttack(runs: readonly UnderAttack[], queries: Queries, param
     `${v.errors}/${v.timeouts}/${v.non2xx}`,
     String(v.mismatches),
   ];
-  const victims = formatColumns(header, runs.flatMap((run) => [row(run, 'nobody (baseline)', run.baseline), row(run, `the ${run.attack.label}`, run.attacked)]), 2);
+  const victims = formatColumns(
+    header,
+    runs.flatMap((run) => [row(run, 'nobody (baseline)', run.baseline), row(run, `the ${run.attack.label}`, run.attacked)]),
+    2,
+  );
 
   const attackerHeader = ['server', 'query', 'cost', 'answered', 'p50 ms', 'max ms', 'MB received', 'outcomes'];
   const attackerRows = runs.map((run) => {
@@ -476,7 +479,9 @@ function formatUnderAttack(runs: readonly UnderAttack[], queries: Queries, param
       ms(latency.p50),
       ms(latency.max),
       (run.attacker.bytes / 1e6).toFixed(1),
-      Object.entries(run.attacker.outcomes).map(([outcome, count]) => `${outcome} x${count}`).join(', '),
+      Object.entries(run.attacker.outcomes)
+        .map(([outcome, count]) => `${outcome} x${count}`)
+        .join(', '),
     ];
   });
   const attackers = formatColumns(attackerHeader, attackerRows, 2);
@@ -486,7 +491,9 @@ function formatUnderAttack(runs: readonly UnderAttack[], queries: Queries, param
   const notes = [
     `target: with the limits on, other clients' cache-hit p99 beside the attack under ${VICTIM_P99_TARGET_MS} ms: ${ms(p99Ms)} ms, ${verdict}`,
     ...(on?.acceptance ?? []).map((p) => `worst accepted query, ${JSON.stringify(p.variables)}: ${p.status}${p.error ? ` ${p.error.code}` : ' with data'}, ${p.bytes} bytes of ${queries.maxResponseBytes}`),
-    ...(on?.refusal ? [`depth-15 attack sent to the limits-on server: ${on.refusal.status} ${on.refusal.error?.code ?? ''} "${on.refusal.error?.message ?? ''}"${on.refusal.status === 400 ? '' : ' (expected a 400)'}`] : []),
+    ...(on?.refusal
+      ? [`depth-15 attack sent to the limits-on server: ${on.refusal.status} ${on.refusal.error?.code ?? ''} "${on.refusal.error?.message ?? ''}"${on.refusal.status === 400 ? '' : ' (expected a 400)'}`]
+      : []),
     `victims' cache header: ${runs.map((r) => `limits ${r.limits} ${r.victimCache.before} before, ${r.victimCache.after} after`).join('; ')}`,
     ...runs.map((r) => `server warnings, limits ${r.limits}: before the attack ${listOrNone(r.serverWarnings.beforeAttack)}; from the attack on ${listOrNone(r.serverWarnings.fromAttackOn)}`),
   ];
@@ -525,8 +532,7 @@ function formatCosts(costs: readonly CostFigures[], queries: Queries, params: Be
     formatColumns(ratioHeader, ratioRows, 1),
     'a warm hit is answered before anything reaches Apollo (src/http/graphqlHandler.ts): no limit runs on either server, so its ratio shows the noise of the measurement;',
     'a miss runs the cost check on every request (parse and validation once per query text, Apollo keeps the document).',
-    `the cost check alone, timed in the bench process: ${[queries.victims, queries.attacks.on].map((q) => `${q.label} ${q.costCheckMicros.toFixed(1)} µs`).join(', ')} a call` +
-      `${missShare(costs, queries)}`,
+    `the cost check alone, timed in the bench process: ${[queries.victims, queries.attacks.on].map((q) => `${q.label} ${q.costCheckMicros.toFixed(1)} µs`).join(', ')} a call` + `${missShare(costs, queries)}`,
     '(req/s on/off: median of the ratios within each pair of adjacent rounds, pairs: the lowest and highest of them; cost: 1 - req/s on/off, negative when the limits-on server was the faster)',
     ...rounds,
     `1-minute load average, ${os.cpus().length} CPUs: ${costs.map((c) => `${c.path.name} ${c.loadAverage.before.toFixed(1)} before, ${c.loadAverage.after.toFixed(1)} after`).join('; ')}`,

@@ -300,7 +300,12 @@ function formatTable(report: FaultsReport): string {
     ...report.results.flatMap((r) => [
       `  ${r.fault}: ${r.what}${r.outcome ? `; ${r.outcome}` : ''}`,
       ...Object.entries(r.warnings).flatMap(([instance, messages]) => (messages.length > 0 ? [`    ${instance} logged: ${messages.join('; ')}`] : [])),
-      ...([['during', r.during], ['after', r.after]] as const).flatMap(([when, w]) => [
+      ...(
+        [
+          ['during', r.during],
+          ['after', r.after],
+        ] as const
+      ).flatMap(([when, w]) => [
         ...w.examples.failed.map((e) => `    ${when}, failed: ${e}`),
         ...w.examples.staleOnWriter.map((e) => `    ${when}, stale on the writer: ${e}`),
         ...(w.examples.longestOnOther ? [`    ${when}, longest stale on the other instance: ${w.examples.longestOnOther}`] : []),

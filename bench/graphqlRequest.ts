@@ -69,12 +69,7 @@ export async function postGraphQL<D>(baseUrl: string, query: string, variables: 
 }
 
 /** Like {@link postGraphQL}, but returns the whole response, and its text, whatever it holds (still throwing on a non-200). */
-export async function postGraphQLRaw<D>(
-  baseUrl: string,
-  query: string,
-  variables: Record<string, unknown> = {},
-  token?: string,
-): Promise<{ body: GraphQLResponse<D>; text: string }> {
+export async function postGraphQLRaw<D>(baseUrl: string, query: string, variables: Record<string, unknown> = {}, token?: string): Promise<{ body: GraphQLResponse<D>; text: string }> {
   const response = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },

@@ -41,11 +41,7 @@ export const readPathSection: Section = {
  * Starts the configuration's server, warms it with one request, checks one response against the
  * baseline (the first configuration's; undefined while measuring that one), loads it, stops it.
  */
-async function measure(
-  context: BenchContext,
-  configuration: Configuration,
-  baselineBody: string | undefined,
-): Promise<{ measurement: Measurement; body: string }> {
+async function measure(context: BenchContext, configuration: Configuration, baselineBody: string | undefined): Promise<{ measurement: Measurement; body: string }> {
   const { params } = context;
   log(`starting "${configuration.name}" (CACHE_TIERS='${configuration.cacheTiers}')`);
   const [server] = await startServers(context, 1, { cachePrefix: context.keyspace.subPrefix('read-path'), cacheTiers: configuration.cacheTiers });

@@ -28,18 +28,16 @@ export function describeParams(params: BenchParams): Record<string, string | num
 export function formatColumns(header: readonly string[], rows: readonly (readonly string[])[], textColumns = 1): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]?.length ?? 0)));
   const line = (cells: readonly string[]) =>
-    cells.map((cell, i) => (i < textColumns ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+    cells
+      .map((cell, i) => (i < textColumns ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
 /** Writes a machine-readable report (reports/ is gitignored): when, where and with what it was measured, then `body`. */
-export async function writeJsonReport(
-  file: string,
-  machine: Machine,
-  parameters: Record<string, string | number>,
-  body: Record<string, unknown>,
-): Promise<void> {
+export async function writeJsonReport(file: string, machine: Machine, parameters: Record<string, string | number>, body: Record<string, unknown>): Promise<void> {
   const report = { generatedAt: new Date().toISOString(), machine, parameters, ...body };
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);

@@ -51,10 +51,7 @@ const FLOORS: readonly Floor[] = [
 ];
 
 /** Ratios printed without a floor. */
-const RATIOS: readonly { label: string; numerator: ServerName; denominator: ServerName }[] = [
-  ...FLOORS,
-  { label: 'tier off / reference', numerator: 'tier off', denominator: 'reference' },
-];
+const RATIOS: readonly { label: string; numerator: ServerName; denominator: ServerName }[] = [...FLOORS, { label: 'tier off / reference', numerator: 'tier off', denominator: 'reference' }];
 
 /** A short load before the measured one, so every server is measured with its hot path compiled. */
 const WARMUP_SECONDS = 1;
@@ -96,11 +93,7 @@ export const responseTierSection: Section = {
  * Starts one server, fills it with one request, keeps the second response as the checked one, warms
  * it for {@link WARMUP_SECONDS}, loads it for the configured time and connections, stops it.
  */
-async function measure(
-  context: BenchContext,
-  server: { name: ServerName; what: string },
-  start: () => Promise<ServerProcess>,
-): Promise<Omit<Measurement, 'dataMatches'>> {
+async function measure(context: BenchContext, server: { name: ServerName; what: string }, start: () => Promise<ServerProcess>): Promise<Omit<Measurement, 'dataMatches'>> {
   const { params } = context;
   log(`starting "${server.name}" (${server.what})`);
   const running = await start();
@@ -269,7 +262,10 @@ function describeHeaders(headers: Record<string, string>): string {
 function formatProfile({ summary, load }: { summary: SelfTimeSummary; load: LoadResult }): string {
   const header = ['function', 'location', 'self ms', 'share'];
   const rows = summary.functions.slice(0, PROFILE_TOP).map((f) => [f.functionName, f.location, ms(f.ms), percent(f.share)]);
-  const areas = summary.areas.slice(0, 10).map((a) => `${a.area} ${percent(a.share)}`).join(', ');
+  const areas = summary.areas
+    .slice(0, 10)
+    .map((a) => `${a.area} ${percent(a.share)}`)
+    .join(', ');
   const scope = summary.windowed ? `the ${PROFILE_SECONDS} s load` : 'the whole process (no sample fell in the load window)';
   return [
     `profile of "tier on" (node --cpu-prof) over ${scope}: ${load.requestsPerSecond.toFixed(0)} req/s, ${summary.samples} samples, ` +

@@ -57,7 +57,11 @@ async function bench(): Promise<number> {
   const machine = describeMachine();
   const parameters = describeParams(params);
   console.log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.platform}`);
-  console.log(`parameters: ${Object.entries(parameters).map(([name, value]) => `${name}=${value}`).join(' ')}`);
+  console.log(
+    `parameters: ${Object.entries(parameters)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' ')}`,
+  );
   console.log(`sections: ${sections.map((s) => s.name).join(', ')}`);
 
   const keyspace = await RedisKeyspace.open(params.redisUrl);
@@ -104,7 +108,12 @@ async function bench(): Promise<number> {
 function selectSections(args: string[]): readonly Section[] {
   const { values } = parseArgs({ args, options: { only: { type: 'string', multiple: true } }, strict: true });
   if (values.only === undefined) return SECTIONS;
-  const names = new Set(values.only.flatMap((value) => value.split(',')).map((name) => name.trim()).filter(Boolean));
+  const names = new Set(
+    values.only
+      .flatMap((value) => value.split(','))
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
   const unknown = [...names].filter((name) => !SECTIONS.some((s) => s.name === name));
   if (unknown.length > 0) {
     console.error(`bench: unknown section ${unknown.join(', ')}; sections are ${SECTIONS.map((s) => s.name).join(', ')}`);

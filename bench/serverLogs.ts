@@ -19,9 +19,7 @@ const WARN = 40;
 
 /** Every `database load` line of `logs`, oldest first. */
 export function databaseLoads(logs: readonly LogLine[]): DatabaseLoad[] {
-  return logs
-    .filter((line) => line.msg === 'database load')
-    .map((line) => ({ time: line.time, kind: line.kind as string, keys: line.keys as string[], reason: line.reason as DatabaseLoad['reason'] }));
+  return logs.filter((line) => line.msg === 'database load').map((line) => ({ time: line.time, kind: line.kind as string, keys: line.keys as string[], reason: line.reason as DatabaseLoad['reason'] }));
 }
 
 /** How often each reason occurs among `loads`, counting every key a load carried. */

@@ -62,7 +62,10 @@ export async function startServer(env: Record<string, string>, options: StartOpt
   if (child.stdout) {
     // JSON lines are kept, anything else goes to our stdout as it was.
     child.stdout.setEncoding('utf8');
-    child.stdout.on('data', logLineCollector(logs, (line) => console.log(line)));
+    child.stdout.on(
+      'data',
+      logLineCollector(logs, (line) => console.log(line)),
+    );
   }
   // 'close', not 'exit': the last log lines may still be in the pipe when the process has exited.
   const exited = once(child, 'close').finally(() => running.delete(child));

@@ -74,12 +74,7 @@ async function measure(context: BenchContext, variant: Variant, target: { prefix
   // Four busy processes on this machine's cores stall each server's event loop for up to a second
   // during the burst; a Redis call timing out there would make a server load for itself, which is
   // an extra load this figure would count. See test/integration/stampede.test.ts.
-  const servers = await startServers(
-    context,
-    INSTANCES,
-    { cachePrefix: target.prefix, cacheTiers: variant.cacheTiers, env: { LOG_LEVEL: 'debug', REDIS_COMMAND_TIMEOUT_MS: '5000' } },
-    { captureLogs: true },
-  );
+  const servers = await startServers(context, INSTANCES, { cachePrefix: target.prefix, cacheTiers: variant.cacheTiers, env: { LOG_LEVEL: 'debug', REDIS_COMMAND_TIMEOUT_MS: '5000' } }, { captureLogs: true });
   let responses: string[];
   let burstMs: number;
   try {
@@ -87,9 +82,7 @@ async function measure(context: BenchContext, variant: Variant, target: { prefix
     const urls = servers.map((server) => server.url);
     const started = performance.now();
     // Round robin, all in flight at once.
-    responses = await Promise.all(
-      Array.from({ length: requests }, async (_, i) => (await postGraphQLRaw(urls[i % urls.length] as string, QUERY, target.ids)).text),
-    );
+    responses = await Promise.all(Array.from({ length: requests }, async (_, i) => (await postGraphQLRaw(urls[i % urls.length] as string, QUERY, target.ids)).text));
     burstMs = performance.now() - started;
     // Background refreshes started by the burst log when they finish.
     await sleep(500);
@@ -151,9 +144,5 @@ function formatTable(results: readonly StampedeResult[]): string {
     ...r.warnings.map((w) => `  warning in "${r.label}": ${w}`),
     ...(r.cacheTiers.includes('l3') && r.loadsPerKey.max > 1 ? [`  loaded more than once in "${r.label}": ${JSON.stringify(r.keysLoadedMoreThanOnce)}`] : []),
   ]);
-  return [
-    formatColumns(header, rows, 1),
-    'loads/key counts "miss" + "wait-timeout" loads (requests waited for them); "refresh" loads (background) are counted apart, in keys.',
-    ...notes,
-  ].join('\n');
+  return [formatColumns(header, rows, 1), 'loads/key counts "miss" + "wait-timeout" loads (requests waited for them); "refresh" loads (background) are counted apart, in keys.', ...notes].join('\n');
 }

@@ -150,12 +150,7 @@ async function cycle(url: string, n: number): Promise<void> {
     { input: { sku: `BENCH-TM-${process.pid}-${n}`, name: `Tag memory ${n}`, description: '', priceCents: 1, stock: 1, categoryId: CATEGORY_ID } },
     admin,
   );
-  const { createReview } = await postGraphQL<{ createReview: { id: string } }>(
-    url,
-    CREATE_REVIEW,
-    { input: { productId: createProduct.id, authorId: AUTHOR_ID, rating: 5, body: 'ok' } },
-    admin,
-  );
+  const { createReview } = await postGraphQL<{ createReview: { id: string } }>(url, CREATE_REVIEW, { input: { productId: createProduct.id, authorId: AUTHOR_ID, rating: 5, body: 'ok' } }, admin);
   await postGraphQL(url, READ, { id: createProduct.id });
   await postGraphQL(url, DELETE_REVIEW, { id: createReview.id }, admin);
   const { deleteProduct } = await postGraphQL<{ deleteProduct: boolean }>(url, DELETE_PRODUCT, { id: createProduct.id }, admin);
@@ -251,16 +246,7 @@ function classify(census: readonly KeyCensus[], lifetimes: Lifetimes, samples: r
 function formatTable(r: TagMemoryResult): string {
   const series = formatColumns(
     ['t s', 'cycles', 'keys', 'bytes', 'tag keys', 'no TTL (cache)', 'no TTL (views)', 'tag PTTL > lifetime'],
-    pickSamples(r.samples).map((s) => [
-      s.atS.toFixed(1),
-      String(s.cycles),
-      String(s.keys),
-      String(s.bytes),
-      String(s.tagKeys),
-      String(s.cacheKeysWithoutTtl),
-      String(s.viewKeysWithoutTtl),
-      String(s.tagKeysOverLifetime),
-    ]),
+    pickSamples(r.samples).map((s) => [s.atS.toFixed(1), String(s.cycles), String(s.keys), String(s.bytes), String(s.tagKeys), String(s.cacheKeysWithoutTtl), String(s.viewKeysWithoutTtl), String(s.tagKeysOverLifetime)]),
     0,
   );
   const classes = formatColumns(
@@ -283,7 +269,7 @@ function formatTable(r: TagMemoryResult): string {
     `growth: ${rate(first, middle)} keys/s in the first half, ${rate(middle, last)} keys/s in the second: ${plateauVerdict(r)}`,
     classes,
     `tag keys expire after the longest lifetime (TTL + grace) of the entries that carry the tag, plus 60 s (tagLifetimeMs): ${tagLifetimes.join(', ')}.`,
-    'a class\'s lifetime is its longest (a deleted row\'s tombstone lives its absent TTL, 10 s, so the entry bounds are loose).',
+    "a class's lifetime is its longest (a deleted row's tombstone lives its absent TTL, 10 s, so the entry bounds are loose).",
     levels,
     `warnings: ${r.warnings.length === 0 ? 'none' : r.warnings.join('; ')}`,
   ].join('\n');

@@ -125,7 +125,24 @@ function hotProductId(products: number): string {
 }
 
 function formatTable(results: readonly ExpiryResult[], connections: number): string {
-  const header = ['run', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', `expiry+${AFTER_EXPIRY_MS}ms: n`, 'p99 ms', 'max ms', 'in flight at load: n', 'p50 ms', 'max ms', "'miss' loads", "'refresh' loads", 'errors', 'warnings'];
+  const header = [
+    'run',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'p99.9 ms',
+    'max ms',
+    `expiry+${AFTER_EXPIRY_MS}ms: n`,
+    'p99 ms',
+    'max ms',
+    'in flight at load: n',
+    'p50 ms',
+    'max ms',
+    "'miss' loads",
+    "'refresh' loads",
+    'errors',
+    'warnings',
+  ];
   const rows = results.map(({ label, load, afterExpiryMs, inFlightAtLoadMs, loadsInWindow, warnings: w }) => [
     label,
     load.requestsPerSecond.toFixed(1),

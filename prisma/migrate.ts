@@ -8,9 +8,7 @@ const config = loadConfig();
 const db = await openDatabase(config);
 const session = await db.openSession();
 try {
-  const { applied } = await applyMigrations(session, path.resolve(import.meta.dirname, 'migrations'), (name) =>
-    console.log(`applied ${name}`),
-  );
+  const { applied } = await applyMigrations(session, path.resolve(import.meta.dirname, 'migrations'), (name) => console.log(`applied ${name}`));
   console.log(applied.length === 0 ? 'database is up to date' : `${applied.length} migration(s) applied`);
 } finally {
   await session.close();

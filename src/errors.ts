@@ -75,7 +75,7 @@ export class RateLimitUnavailableError extends ProjectError {
   readonly code = 'RATE_LIMIT_UNAVAILABLE';
 
   constructor(options?: { cause?: unknown }) {
-    super('The rate limiter\'s Redis is unavailable', options);
+    super("The rate limiter's Redis is unavailable", options);
   }
 }
 

@@ -12,8 +12,5 @@ const config = readConfigOrExit(() => {
 const logger = createLogger(config.logLevel);
 const app = await createApp(config, logger);
 const url = await app.listen(config.port, config.host);
-logger.info(
-  { url: `${url}/graphql`, database: app.database.kind, tiers: app.tierNames },
-  'serving GraphQL',
-);
+logger.info({ url: `${url}/graphql`, database: app.database.kind, tiers: app.tierNames }, 'serving GraphQL');
 stopOnSignals(logger, () => app.stop());

@@ -13,11 +13,7 @@ const REFERENCE_MAX_BODY_BYTES = loadConfig({}).http.maxBodyBytes;
  * before the response tier, kept here so the reference does not change with src/http/graphqlHandler.ts,
  * which now holds the response tier itself.
  */
-export async function handleWithApollo<C extends BaseContext>(
-  req: IncomingMessage,
-  res: ServerResponse,
-  graphql: { server: ApolloServer<C>; context: () => Promise<C> },
-): Promise<void> {
+export async function handleWithApollo<C extends BaseContext>(req: IncomingMessage, res: ServerResponse, graphql: { server: ApolloServer<C>; context: () => Promise<C> }): Promise<void> {
   const text = req.method === 'POST' ? await readBody(req, REFERENCE_MAX_BODY_BYTES) : undefined;
   if (text instanceof BodyError) return sendJsonError(res, text.status, text.message);
   const body = bodyFrom(req, text);

@@ -62,7 +62,7 @@ export function requiredRoleOf(schema: GraphQLSchema): (document: DocumentNode, 
   return (document, operation) => {
     let found = memo.get(operation);
     if (found === undefined) {
-      found = fieldRoles.size === 0 ? null : strictestRole(schema, fieldRoles, document, operation) ?? null;
+      found = fieldRoles.size === 0 ? null : (strictestRole(schema, fieldRoles, document, operation) ?? null);
       memo.set(operation, found);
     }
     return found ?? undefined;
@@ -86,12 +86,7 @@ function authDirectives(schema: GraphQLSchema): Map<GraphQLField<unknown, unknow
  * Walks every field the operation can reach, through fragments, whatever `@skip` or `@include`
  * say: a field that a variable could switch on counts as asked for.
  */
-function strictestRole(
-  schema: GraphQLSchema,
-  fieldRoles: Map<GraphQLField<unknown, unknown>, Role>,
-  document: DocumentNode,
-  operation: OperationDefinitionNode,
-): RequiredRole | undefined {
+function strictestRole(schema: GraphQLSchema, fieldRoles: Map<GraphQLField<unknown, unknown>, Role>, document: DocumentNode, operation: OperationDefinitionNode): RequiredRole | undefined {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);

@@ -32,9 +32,7 @@ export interface TokenSubject {
 
 /** Where the server and `npm run token` get the signing secret: the environment, else the development one. */
 export function tokenSecret(config: Pick<Config, 'authTokenSecret'>): { secret: string; development: boolean } {
-  return config.authTokenSecret === undefined
-    ? { secret: DEVELOPMENT_TOKEN_SECRET, development: true }
-    : { secret: config.authTokenSecret, development: false };
+  return config.authTokenSecret === undefined ? { secret: DEVELOPMENT_TOKEN_SECRET, development: true } : { secret: config.authTokenSecret, development: false };
 }
 
 /**

@@ -62,7 +62,10 @@ export function shapeVersion(shape: z.ZodType): string {
       if ((ctx.zodSchema as { _zod: { def: { type: string } } })._zod.def.type === 'date') ctx.jsonSchema.format = 'js-date';
     },
   });
-  return createHash('sha256').update(`${ENTRY_FORMAT}:${JSON.stringify(schema)}`).digest('hex').slice(0, 8);
+  return createHash('sha256')
+    .update(`${ENTRY_FORMAT}:${JSON.stringify(schema)}`)
+    .digest('hex')
+    .slice(0, 8);
 }
 
 /** The MessagePack codec of every tier: records extension off (see the file comment). */

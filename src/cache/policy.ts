@@ -1,13 +1,4 @@
-import {
-  getNamedType,
-  isCompositeType,
-  isObjectType,
-  valueFromASTUntyped,
-  type DirectiveNode,
-  type GraphQLField,
-  type GraphQLObjectType,
-  type GraphQLSchema,
-} from 'graphql';
+import { getNamedType, isCompositeType, isObjectType, valueFromASTUntyped, type DirectiveNode, type GraphQLField, type GraphQLObjectType, type GraphQLSchema } from 'graphql';
 
 /**
  * Data TTLs for the L2 and L3 tiers, derived from the schema's `@cacheControl` directives: the schema
@@ -85,11 +76,7 @@ export function absentTtlSeconds(entityTtl: number, configuredAbsentTtl: number)
 }
 
 /** An Int argument of a directive on a type or field; undefined when absent. */
-export function readDirectiveInt(
-  node: { astNode?: { directives?: readonly DirectiveNode[] } | null | undefined },
-  directiveName: string,
-  argumentName: string,
-): number | undefined {
+export function readDirectiveInt(node: { astNode?: { directives?: readonly DirectiveNode[] } | null | undefined }, directiveName: string, argumentName: string): number | undefined {
   const directive = node.astNode?.directives?.find((d) => d.name.value === directiveName);
   const arg = directive?.arguments?.find((a) => a.name.value === argumentName);
   const value = arg ? valueFromASTUntyped(arg.value) : undefined;

@@ -49,10 +49,7 @@ export interface CacheStack {
 }
 
 export interface CacheStackOptions {
-  readonly config: Pick<
-    Config,
-    'cacheTiers' | 'l2MaxBytes' | 'redisUrl' | 'redisClusterNodes' | 'redisCommandTimeoutMs' | 'leaseMs' | 'leaseWaitMs' | 'xfetchBeta'
-  >;
+  readonly config: Pick<Config, 'cacheTiers' | 'l2MaxBytes' | 'redisUrl' | 'redisClusterNodes' | 'redisCommandTimeoutMs' | 'leaseMs' | 'leaseWaitMs' | 'xfetchBeta'>;
   readonly keys: CacheKeys;
   /** How long the shared tier keeps an invalidated tag's generation (CacheAddresses.tagLifetimeMs). */
   readonly tagLifetimeMs: (tag: string) => number;
@@ -118,10 +115,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
         })
       : undefined;
   if (bus) coherence.setHearing(bus.hearing);
-  const shared =
-    redis && guard
-      ? new RedisTier({ redis, guard, keys, tagLifetimeMs: options.tagLifetimeMs, logger, unconfirmed: (tags) => invalidator?.unconfirmed(tags) ?? false })
-      : undefined;
+  const shared = redis && guard ? new RedisTier({ redis, guard, keys, tagLifetimeMs: options.tagLifetimeMs, logger, unconfirmed: (tags) => invalidator?.unconfirmed(tags) ?? false }) : undefined;
   const leases = redis && guard ? new Leases({ redis, guard, keys, leaseMs: config.leaseMs }) : undefined;
   if (redis) {
     await waitUntilReady(redis, 2000);

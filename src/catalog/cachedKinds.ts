@@ -2,18 +2,7 @@ import type { GraphQLSchema } from 'graphql';
 import { absentTtlSeconds, entityGraceSeconds, entityTtlSeconds, listGraceSeconds, listTtlSeconds } from '../cache/policy.ts';
 import { shapeVersion } from '../cache/codec.ts';
 import type { CachedKind } from '../cache/entry.ts';
-import {
-  categoryShape,
-  idListShape,
-  productShape,
-  reviewShape,
-  userShape,
-  type CategoryRecord,
-  type IdList,
-  type ProductRecord,
-  type ReviewRecord,
-  type UserRecord,
-} from './records.ts';
+import { categoryShape, idListShape, productShape, reviewShape, userShape, type CategoryRecord, type IdList, type ProductRecord, type ReviewRecord, type UserRecord } from './records.ts';
 
 /** Everything the API caches, with TTLs read from the schema's `@cacheControl` once, at startup. */
 export interface CachedKinds {

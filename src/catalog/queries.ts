@@ -50,26 +50,30 @@ export class CatalogQueries {
    * each category's page bounded, however many products it has.
    */
   productsOfCategories(categoryIds: readonly number[], limit: number): Promise<ProductRecord[]> {
-    return reportingUnavailable(() => this.prisma.$queryRaw<ProductRecord[]>`
+    return reportingUnavailable(
+      () => this.prisma.$queryRaw<ProductRecord[]>`
       SELECT "id", "sku", "name", "description", "priceCents", "stock", "categoryId", "viewCount", "version", "createdAt", "updatedAt"
       FROM (
         SELECT p.*, row_number() OVER (PARTITION BY p."categoryId" ORDER BY p."id") AS "rank"
         FROM "Product" p WHERE p."categoryId" = ANY(${[...categoryIds]}::int[])
       ) ranked
       WHERE "rank" <= ${limit}
-      ORDER BY "categoryId", "id"`);
+      ORDER BY "categoryId", "id"`,
+    );
   }
 
   /** The first `limit` reviews (by id) of each product, in one statement. */
   reviewsOfProducts(productIds: readonly number[], limit: number): Promise<ReviewRecord[]> {
-    return reportingUnavailable(() => this.prisma.$queryRaw<ReviewRecord[]>`
+    return reportingUnavailable(
+      () => this.prisma.$queryRaw<ReviewRecord[]>`
       SELECT "id", "productId", "authorId", "rating", "body", "createdAt"
       FROM (
         SELECT r.*, row_number() OVER (PARTITION BY r."productId" ORDER BY r."id") AS "rank"
         FROM "Review" r WHERE r."productId" = ANY(${[...productIds]}::int[])
       ) ranked
       WHERE "rank" <= ${limit}
-      ORDER BY "productId", "id"`);
+      ORDER BY "productId", "id"`,
+    );
   }
 }
 

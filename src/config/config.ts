@@ -290,7 +290,10 @@ function headerName(env: Env, name: string, fallback: string): string {
 function origins(env: Env, name: string): ReadonlySet<string> {
   const value = raw(env, name);
   if (value === undefined) return new Set();
-  const list = value.split(',').map((origin) => origin.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
   for (const origin of list) {
     if (origin === '*') throw new ConfigError(name, env[name], 'must list exact origins; "*" is refused');
     let parsed: URL | undefined;
@@ -383,7 +386,10 @@ function rateLimitOptions(env: Env): RateLimitOptions {
 function tiers(env: Env): ReadonlySet<CacheTierName> {
   const value = env.CACHE_TIERS;
   if (value === undefined) return new Set(['l1', 'l2', 'l3']);
-  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   for (const n of names) {
     if (n !== 'l1' && n !== 'l2' && n !== 'l3') {
       throw new ConfigError('CACHE_TIERS', value, `unknown tier "${n}"; use a subset of l1,l2,l3`);

@@ -119,11 +119,7 @@ export class Locks {
 
   // Private:
 
-  private async acquire(
-    name: string,
-    keys: LockKeys,
-    lock: { token: string; ttlMs: number },
-  ): Promise<{ fencingToken: number; sentAt: number }> {
+  private async acquire(name: string, keys: LockKeys, lock: { token: string; ttlMs: number }): Promise<{ fencingToken: number; sentAt: number }> {
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
       const sentAt = performance.now();

@@ -52,11 +52,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 // Query events feed statementCount.
 const QUERY_EVENTS: [{ emit: 'event'; level: 'query' }] = [{ emit: 'event', level: 'query' }];
 
-function wrap(
-  prisma: Prisma,
-  kind: Database['kind'],
-  engine: { openSession: () => Promise<SqlSession>; closeEngine: () => Promise<void> },
-): Database {
+function wrap(prisma: Prisma, kind: Database['kind'], engine: { openSession: () => Promise<SqlSession>; closeEngine: () => Promise<void> }): Database {
   let statements = 0;
   prisma.$on('query', () => {
     statements += 1;

@@ -74,16 +74,7 @@ export function unavailability(error: unknown): Unavailability | undefined {
 // Private:
 
 /** The adapter's error kinds (DriverAdapterError causes) that mean the database cannot be used. */
-const ADAPTER_KINDS = new Set([
-  'DatabaseNotReachable',
-  'ConnectionClosed',
-  'SocketTimeout',
-  'TooManyConnections',
-  'TlsConnectionError',
-  'AuthenticationFailed',
-  'DatabaseAccessDenied',
-  'DatabaseDoesNotExist',
-]);
+const ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'TlsConnectionError', 'AuthenticationFailed', 'DatabaseAccessDenied', 'DatabaseDoesNotExist']);
 
 /** Of those, the kinds that can break a connection a statement was already sent on. */
 const MIDWAY_ADAPTER_KINDS = new Set(['ConnectionClosed', 'SocketTimeout']);

@@ -10,9 +10,7 @@ import { seedCatalog, signSeededUser } from './seedCatalog.ts';
 export async function prepareEmbedded(database: Database, config: Config, logger: Logger): Promise<void> {
   const session = await database.openSession();
   try {
-    await applyMigrations(session, path.resolve(import.meta.dirname, '../../prisma/migrations'), (migration) =>
-      logger.info({ migration }, 'migration applied'),
-    );
+    await applyMigrations(session, path.resolve(import.meta.dirname, '../../prisma/migrations'), (migration) => logger.info({ migration }, 'migration applied'));
   } finally {
     await session.close();
   }

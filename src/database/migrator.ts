@@ -13,26 +13,17 @@ import type { SqlSession } from './sqlSession.ts';
  * Each migration runs in one transaction together with its `_prisma_migrations` row: it is applied
  * and recorded, or neither.
  */
-export async function applyMigrations(
-  session: SqlSession,
-  migrationsDir: string,
-  onApplied: (migration: string) => void = () => {},
-): Promise<{ applied: string[] }> {
+export async function applyMigrations(session: SqlSession, migrationsDir: string, onApplied: (migration: string) => void = () => {}): Promise<{ applied: string[] }> {
   await session.exec(MIGRATIONS_TABLE);
   // Two instances starting together must not both apply the same migration.
   await session.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK_ID]);
   try {
-    const recorded = await session.query<MigrationRow>(
-      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
-    );
+    const recorded = await session.query<MigrationRow>('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"');
     const done = new Map<string, MigrationRow>();
     for (const row of recorded) {
       if (row.rolled_back_at !== null) continue;
       if (row.finished_at === null) {
-        throw new MigrationError(
-          row.migration_name,
-          'is recorded as started but not finished (a failed `prisma migrate deploy`); fix the database, then mark it with `prisma migrate resolve`',
-        );
+        throw new MigrationError(row.migration_name, 'is recorded as started but not finished (a failed `prisma migrate deploy`); fix the database, then mark it with `prisma migrate resolve`');
       }
       done.set(row.migration_name, row);
     }
@@ -88,7 +79,10 @@ interface Migration {
 async function readMigrations(dir: string): Promise<Migration[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   // Prisma orders migrations by folder name, which starts with a timestamp.
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const migrations: Migration[] = [];
   for (const name of names) {
     const sql = await readFile(path.join(dir, name, 'migration.sql'), 'utf8');

@@ -41,18 +41,14 @@ export async function seedCatalog(prisma: Prisma, options: SeedOptions): Promise
   for (let start = 1; start <= options.products; start += CHUNK) {
     const end = Math.min(options.products, start + CHUNK - 1);
     await prisma.product.createMany({ data: range(start, end).map((id) => product(id, epoch)), skipDuplicates: true });
-    const reviews = range(start, end).flatMap((productId) =>
-      range(1, REVIEWS_PER_PRODUCT).map((k) => review((productId - 1) * REVIEWS_PER_PRODUCT + k, productId, epoch)),
-    );
+    const reviews = range(start, end).flatMap((productId) => range(1, REVIEWS_PER_PRODUCT).map((k) => review((productId - 1) * REVIEWS_PER_PRODUCT + k, productId, epoch)));
     await prisma.review.createMany({ data: reviews, skipDuplicates: true });
     options.onProgress?.(end, options.products);
   }
 
   // Explicit ids leave the serial sequences behind; later inserts must not collide with seeded ids.
   for (const table of ['Category', 'User', 'Product', 'Review']) {
-    await prisma.$executeRawUnsafe(
-      `SELECT setval(pg_get_serial_sequence('"${table}"', 'id'), GREATEST((SELECT MAX(id) FROM "${table}"), 1))`,
-    );
+    await prisma.$executeRawUnsafe(`SELECT setval(pg_get_serial_sequence('"${table}"', 'id'), GREATEST((SELECT MAX(id) FROM "${table}"), 1))`);
   }
 }
 

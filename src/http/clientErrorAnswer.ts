@@ -41,11 +41,7 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: Bu
 export function headerOverflowResponse(rawPacket: Buffer | undefined): string {
   const head = rawPacket?.toString('latin1') ?? '';
   const requestId = acceptedRequestId(wholeHeader(head, 'x-request-id')) ?? newRequestId();
-  const body = errorBody(
-    `The request's URL and headers exceed the server's limit of ${maxHeaderSize} bytes; send a long query or long variables by POST, in the body.`,
-    'REQUEST_HEADERS_TOO_LARGE',
-    requestId,
-  );
+  const body = errorBody(`The request's URL and headers exceed the server's limit of ${maxHeaderSize} bytes; send a long query or long variables by POST, in the body.`, 'REQUEST_HEADERS_TOO_LARGE', requestId);
   return [
     'HTTP/1.1 431 Request Header Fields Too Large',
     `Content-Type: ${errorContentType(wholeHeader(head, 'accept'))}`,

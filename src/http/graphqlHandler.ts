@@ -129,12 +129,7 @@ async function execute({ req, res, search, parseBody }: Exchange, viewer: Viewer
   if (response.body.kind === 'complete' && context.outcome.operation === 'query' && response.body.string.length * 3 > limits.maxResponseBytes) {
     const bytes = Buffer.byteLength(response.body.string);
     if (bytes > limits.maxResponseBytes) {
-      sendJsonError(
-        res,
-        400,
-        `Response of ${bytes} bytes exceeds the budget of ${limits.maxResponseBytes} bytes (MAX_RESPONSE_BYTES); ask for fewer fields or smaller pages.`,
-        'RESPONSE_TOO_LARGE',
-      );
+      sendJsonError(res, 400, `Response of ${bytes} bytes exceeds the budget of ${limits.maxResponseBytes} bytes (MAX_RESPONSE_BYTES); ask for fewer fields or smaller pages.`, 'RESPONSE_TOO_LARGE');
       return SENT;
     }
   }

@@ -84,15 +84,7 @@ export class PersistedQueryCache implements KeyValueCache<string> {
 // Private:
 
 type WithScripts = (Redis | Cluster) & {
-  registerPersistedQuery(
-    index: string,
-    textKey: string,
-    text: string,
-    ttlSeconds: number,
-    maxEntries: number,
-    textPrefix: string,
-    member: string,
-  ): Promise<number>;
+  registerPersistedQuery(index: string, textKey: string, text: string, ttlSeconds: number, maxEntries: number, textPrefix: string, member: string): Promise<number>;
   forgetPersistedQuery(index: string, textKey: string, member: string): Promise<number>;
 };
 

@@ -45,10 +45,14 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
     const kind = kinds[typeName] as unknown as CachedKind<V>;
     return new DataLoader<number, V | null>(async (ids) => {
       const items = [...ids];
-      return readThrough.getMany(kind, request(items, (id) => addresses.entity(typeName, id)), async (missing) => {
-        const rows = new Map((await find(missing)).map((row) => [row.id, row]));
-        return missing.map((id) => rows.get(id) ?? null);
-      });
+      return readThrough.getMany(
+        kind,
+        request(items, (id) => addresses.entity(typeName, id)),
+        async (missing) => {
+          const rows = new Map((await find(missing)).map((row) => [row.id, row]));
+          return missing.map((id) => rows.get(id) ?? null);
+        },
+      );
     }, options);
   }
 
@@ -79,11 +83,7 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
    * A list loader: each request names one cached id list (its `key`); lists no tier has come from
    * `load`, and their members are then resolved to rows through `members`.
    */
-  function listLoader<R, V extends { id: number }>(
-    kind: CachedKind<number[]>,
-    members: DataLoader<number, V | null>,
-    list: { address: (request: R) => CacheAddress; load: (missing: R[]) => Promise<number[][]> },
-  ) {
+  function listLoader<R, V extends { id: number }>(kind: CachedKind<number[]>, members: DataLoader<number, V | null>, list: { address: (request: R) => CacheAddress; load: (missing: R[]) => Promise<number[][]> }) {
     return new DataLoader<R, V[], string>(
       async (requests) => {
         const idLists = await readThrough.getMany(kind, request([...requests], list.address), list.load);
@@ -98,7 +98,10 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
     address: (page) => addresses.reviewsOfProduct(page.parentId, page.first),
     async load(pages) {
       const ticket = readThrough.lateTicket();
-      const rows = await queries.reviewsOfProducts(pages.map((p) => p.parentId), maxFirst(pages));
+      const rows = await queries.reviewsOfProducts(
+        pages.map((p) => p.parentId),
+        maxFirst(pages),
+      );
       primeEntities('Review', review, rows, ticket);
       return idsPerPage(pages, rows, (r) => r.productId);
     },
@@ -108,7 +111,10 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
     address: (page) => addresses.productsOfCategory(page.parentId, page.first),
     async load(pages) {
       const ticket = readThrough.lateTicket();
-      const rows = await queries.productsOfCategories(pages.map((p) => p.parentId), maxFirst(pages));
+      const rows = await queries.productsOfCategories(
+        pages.map((p) => p.parentId),
+        maxFirst(pages),
+      );
       primeEntities('Product', product, rows, ticket);
       return idsPerPage(pages, rows, (r) => r.categoryId);
     },

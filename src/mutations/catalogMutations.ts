@@ -65,10 +65,7 @@ export function createMutations(deps: MutationDeps, loaders: Loaders, viewer: Vi
       const { before, after } = await writes.updateProduct(id, patch);
       const moved = before.categoryId !== after.categoryId;
       // A move changes both categories' pages and the root pages filtered by category.
-      const fences = await invalidator.invalidate([
-        tags.entity('Product', id),
-        ...(moved ? [...productListTags(before.categoryId), ...productListTags(after.categoryId)] : []),
-      ]);
+      const fences = await invalidator.invalidate([tags.entity('Product', id), ...(moved ? [...productListTags(before.categoryId), ...productListTags(after.categoryId)] : [])]);
       // Commits and invalidations of concurrent writers may land in different orders. A newer
       // commit whose invalidation came first would leave this older row valid once written through:
       // then the newer writer's row is the one to cache, and this one is only this request's. A

@@ -25,19 +25,10 @@ export type CheckedSetting = (typeof CHECKED_SETTINGS)[number];
  * return is missing), or why it did not answer (CONFIG renamed or disabled, as on managed Redis; no
  * permission; no answer in time).
  */
-export type SettingsReply =
-  | { readonly kind: 'answered'; readonly settings: Readonly<Partial<Record<CheckedSetting, string>>> }
-  | { readonly kind: 'unavailable'; readonly reason: string };
+export type SettingsReply = { readonly kind: 'answered'; readonly settings: Readonly<Partial<Record<CheckedSetting, string>>> } | { readonly kind: 'unavailable'; readonly reason: string };
 
 /** Stable, for logs and alerts to match on. */
-export type RoleWarningCode =
-  | 'CACHE_NOEVICTION'
-  | 'CACHE_UNBOUNDED'
-  | 'VIEWS_EVICTION'
-  | 'VIEWS_NOT_PERSISTED'
-  | 'VIEWS_SNAPSHOTS_ONLY'
-  | 'VIEWS_FSYNC_NO'
-  | 'CHECK_UNAVAILABLE';
+export type RoleWarningCode = 'CACHE_NOEVICTION' | 'CACHE_UNBOUNDED' | 'VIEWS_EVICTION' | 'VIEWS_NOT_PERSISTED' | 'VIEWS_SNAPSHOTS_ONLY' | 'VIEWS_FSYNC_NO' | 'CHECK_UNAVAILABLE';
 
 export interface RoleWarning {
   readonly code: RoleWarningCode;
@@ -150,16 +141,28 @@ function cacheWarnings(settings: Readonly<Record<CheckedSetting, string>>): Role
   const policy = settings['maxmemory-policy'];
   // Without a maxmemory no policy applies: the cache is bounded by its TTLs alone.
   if (!hasMaxmemory(settings)) {
-    return [{
-      code: 'CACHE_UNBOUNDED', role: 'cache', setting: 'maxmemory', value: settings.maxmemory,
-      message: 'cache Redis has maxmemory 0 (no limit): nothing is ever evicted, so its memory is bounded only by the entries\' TTLs times the write rate and can exhaust the host; set maxmemory (e.g. 256mb) with maxmemory-policy allkeys-lru',
-    }];
+    return [
+      {
+        code: 'CACHE_UNBOUNDED',
+        role: 'cache',
+        setting: 'maxmemory',
+        value: settings.maxmemory,
+        message:
+          "cache Redis has maxmemory 0 (no limit): nothing is ever evicted, so its memory is bounded only by the entries' TTLs times the write rate and can exhaust the host; set maxmemory (e.g. 256mb) with maxmemory-policy allkeys-lru",
+      },
+    ];
   }
   if (policy === 'noeviction') {
-    return [{
-      code: 'CACHE_NOEVICTION', role: 'cache', setting: 'maxmemory-policy', value: policy,
-      message: 'cache Redis has maxmemory-policy noeviction with a maxmemory: once full, every cache write fails instead of evicting an old entry, and the cache stops taking new ones; set maxmemory-policy allkeys-lru (or allkeys-lfu)',
-    }];
+    return [
+      {
+        code: 'CACHE_NOEVICTION',
+        role: 'cache',
+        setting: 'maxmemory-policy',
+        value: policy,
+        message:
+          'cache Redis has maxmemory-policy noeviction with a maxmemory: once full, every cache write fails instead of evicting an old entry, and the cache stops taking new ones; set maxmemory-policy allkeys-lru (or allkeys-lfu)',
+      },
+    ];
   }
   return [];
 }
@@ -169,24 +172,37 @@ function viewsWarnings(settings: Readonly<Record<CheckedSetting, string>>): Role
   const policy = settings['maxmemory-policy'];
   if (hasMaxmemory(settings) && policy !== 'noeviction' && !policy.startsWith('volatile-')) {
     warnings.push({
-      code: 'VIEWS_EVICTION', role: 'views', setting: 'maxmemory-policy', value: policy,
+      code: 'VIEWS_EVICTION',
+      role: 'views',
+      setting: 'maxmemory-policy',
+      value: policy,
       message: `views Redis has maxmemory-policy ${policy} with a maxmemory: once full it evicts keys, and can silently drop buffered views before they are flushed; set maxmemory-policy noeviction (a full store then refuses views, which go straight to the database)`,
     });
   }
   const save = settings.save.trim();
   if (settings.appendonly !== 'yes' && save === '') {
     warnings.push({
-      code: 'VIEWS_NOT_PERSISTED', role: 'views', setting: 'appendonly', value: settings.appendonly,
-      message: 'views Redis has appendonly no and save "" (nothing on disk): a restart loses every view buffered and not yet flushed (about VIEW_FLUSH_INTERVAL_MS × views per second, more while the flusher lags); set appendonly yes with appendfsync everysec',
+      code: 'VIEWS_NOT_PERSISTED',
+      role: 'views',
+      setting: 'appendonly',
+      value: settings.appendonly,
+      message:
+        'views Redis has appendonly no and save "" (nothing on disk): a restart loses every view buffered and not yet flushed (about VIEW_FLUSH_INTERVAL_MS × views per second, more while the flusher lags); set appendonly yes with appendfsync everysec',
     });
   } else if (settings.appendonly !== 'yes') {
     warnings.push({
-      code: 'VIEWS_SNAPSHOTS_ONLY', role: 'views', setting: 'appendonly', value: settings.appendonly,
+      code: 'VIEWS_SNAPSHOTS_ONLY',
+      role: 'views',
+      setting: 'appendonly',
+      value: settings.appendonly,
       message: `views Redis has appendonly no and only RDB snapshots (save "${save}"): a crash loses the views buffered since the last snapshot; set appendonly yes with appendfsync everysec`,
     });
   } else if (settings.appendfsync === 'no') {
     warnings.push({
-      code: 'VIEWS_FSYNC_NO', role: 'views', setting: 'appendfsync', value: settings.appendfsync,
+      code: 'VIEWS_FSYNC_NO',
+      role: 'views',
+      setting: 'appendfsync',
+      value: settings.appendfsync,
       message: 'views Redis has appendfsync no: the OS decides when the AOF reaches the disk, so a host crash can lose the last ~30 s of buffered views; set appendfsync everysec',
     });
   }
@@ -195,7 +211,10 @@ function viewsWarnings(settings: Readonly<Record<CheckedSetting, string>>): Role
 
 function unavailable(role: RedisRole, reason: string): RoleWarning {
   return {
-    code: 'CHECK_UNAVAILABLE', role, setting: 'CONFIG', value: reason,
+    code: 'CHECK_UNAVAILABLE',
+    role,
+    setting: 'CONFIG',
+    value: reason,
     message: `${role} Redis settings could not be read (CONFIG GET failed: renamed or disabled, as on managed Redis, not permitted, or no answer in time), so its eviction and persistence are unchecked; ${FIX[role]}`,
   };
 }

@@ -16,13 +16,7 @@ export interface ResponseHeaderOptions {
  * - `Surrogate-Key` and the tag header list the response's tags, so a CDN can purge it by tag. Past
  *   a size CDNs accept, only the type tags are listed: a purge by type still reaches it.
  */
-export function cacheableHeaders(
-  policy: ResponsePolicy,
-  tags: readonly string[],
-  body: Uint8Array,
-  contentType: string,
-  options: ResponseHeaderOptions,
-): Record<string, string> {
+export function cacheableHeaders(policy: ResponsePolicy, tags: readonly string[], body: Uint8Array, contentType: string, options: ResponseHeaderOptions): Record<string, string> {
   const types = tags.filter(isTypeTag);
   const listed = tags.join(' ').length <= MAX_TAG_HEADER_LENGTH ? tags : types;
   return {

@@ -45,9 +45,7 @@ export interface Exchange {
 }
 
 /** What an execution produced: an answer the handler has sent itself, or one this tier may keep. */
-export type Answer =
-  | { readonly kind: 'sent' }
-  | { readonly kind: 'cacheable'; readonly body: string; readonly contentType: string; readonly policy: ResponsePolicy; readonly tags: readonly string[] };
+export type Answer = { readonly kind: 'sent' } | { readonly kind: 'cacheable'; readonly body: string; readonly contentType: string; readonly policy: ResponsePolicy; readonly tags: readonly string[] };
 
 /**
  * The response tier: whole responses in the local and shared tiers, keyed by request (and by viewer
@@ -128,7 +126,10 @@ export class ResponseTier {
       copies = [[sharedKey, sharedEntry as CacheEntry<StoredResponse>]];
     } else if (marker?.kind === 'private' && own?.kind === 'response') {
       hit = own;
-      copies = [[sharedKey, sharedEntry as CacheEntry<StoredResponse>], [viewerKey, ownEntry as CacheEntry<StoredResponse>]];
+      copies = [
+        [sharedKey, sharedEntry as CacheEntry<StoredResponse>],
+        [viewerKey, ownEntry as CacheEntry<StoredResponse>],
+      ];
     } else {
       return undefined;
     }
@@ -153,8 +154,7 @@ export class ResponseTier {
     if (ttlMs <= 0) return;
     const now = this.now();
     const expiresAt = response.storedAt + ttlMs;
-    const writeOf = (key: string, value: StoredResponse) =>
-      tierWrite({ key, tags: response.tags }, { value, expiresAt, staleUntil: expiresAt, computeMs: 0, version: 0 }, now);
+    const writeOf = (key: string, value: StoredResponse) => tierWrite({ key, tags: response.tags }, { value, expiresAt, staleUntil: expiresAt, computeMs: 0, version: 0 }, now);
     const writes =
       policy.scope === 'PUBLIC'
         ? [writeOf(keys.response(kind, requestHash), response)]

@@ -227,14 +227,10 @@ export class ViewFlusher {
 
   private async readFromGroup(): Promise<StreamEntry[]> {
     const { stream } = this.keys;
-    const [cursor, claimed] = (await this.redis.xautoclaim(
-      stream, VIEW_FLUSHERS_GROUP, this.options.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', this.batchSize,
-    )) as [string, StreamEntry[]];
+    const [cursor, claimed] = (await this.redis.xautoclaim(stream, VIEW_FLUSHERS_GROUP, this.options.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', this.batchSize)) as [string, StreamEntry[]];
     this.claimCursor = cursor;
     if (claimed.length > 0) return claimed;
-    const reply = (await this.redis.xreadgroup(
-      'GROUP', VIEW_FLUSHERS_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'STREAMS', stream, '>',
-    ));
+    const reply = await this.redis.xreadgroup('GROUP', VIEW_FLUSHERS_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'STREAMS', stream, '>');
     return reply?.[0]?.[1] ?? [];
   }
 

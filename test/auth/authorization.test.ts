@@ -109,8 +109,7 @@ describe('authorization: the schema’s @auth, checked before anything runs', ()
   it('deletes a review only for its author or an admin', async () => {
     const { products } = await createCatalogFixture(prisma(), { products: 1 });
     const [user7, user9] = await tokensFor(7, 9);
-    const write = async () =>
-      (await app().query(CREATE_REVIEW, { input: { productId: String(products[0]!.id), rating: 3, body: 'Mine.' } }, user7)).body.data?.createReview.id as string;
+    const write = async () => (await app().query(CREATE_REVIEW, { input: { productId: String(products[0]!.id), rating: 3, body: 'Mine.' } }, user7)).body.data?.createReview.id as string;
 
     const id = await write();
     const refused = await app().query(DELETE_REVIEW, { id }, user9);

@@ -90,4 +90,3 @@ describe('shape version', () => {
     expect(shapeVersion(changed)).not.toBe(shapeVersion(productShape));
   });
 });
-

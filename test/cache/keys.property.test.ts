@@ -30,9 +30,22 @@ const text = fc.oneof(
 );
 const name = fc.oneof(dangerousName, text);
 const edgeNumber = fc.constantFrom(
-  0, -0, 1, -1, 0.1, 1e21, 1e-7,
-  Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2,
-  1e308, -1e308, Number.MAX_VALUE, Number.MIN_VALUE, -Number.MIN_VALUE, 2.2250738585072014e-308,
+  0,
+  -0,
+  1,
+  -1,
+  0.1,
+  1e21,
+  1e-7,
+  Number.MAX_SAFE_INTEGER,
+  Number.MIN_SAFE_INTEGER,
+  Number.MAX_SAFE_INTEGER + 2,
+  1e308,
+  -1e308,
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  -Number.MIN_VALUE,
+  2.2250738585072014e-308,
 );
 const number = fc.oneof(edgeNumber, fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }));
 // Strings that look like the other leaves, so that type confusions would show.
@@ -58,7 +71,12 @@ const withEdit = (vars: { [name: string]: Json }, edit: readonly [string, Json, 
   // Object.fromEntries defines own properties, so __proto__ stays data.
   return Object.fromEntries(entries);
 };
-const nearMiss = variables.chain((a) => fc.tuple(fc.constant(a), fc.tuple(name, value, fc.boolean()).map((edit) => withEdit(a, edit))));
+const nearMiss = variables.chain((a) =>
+  fc.tuple(
+    fc.constant(a),
+    fc.tuple(name, value, fc.boolean()).map((edit) => withEdit(a, edit)),
+  ),
+);
 
 const pairs = fc.oneof(fc.tuple(variables, variables), fc.tuple(small, small), nearMiss);
 
@@ -132,8 +150,7 @@ describe('request identity, for any JSON request', () => {
   const { anyValue } = fc.letrec<{ anyValue: unknown }>((tie) => ({
     anyValue: fc.oneof({ depthSize: 'small', maxDepth: 4 }, anyNumber, leaf, fc.array(tie('anyValue'), { maxLength: 3 }), fc.dictionary(name, tie('anyValue'), { maxKeys: 3 })),
   }));
-  const hasNonFinite = (value: unknown): boolean =>
-    typeof value === 'number' ? !Number.isFinite(value) : typeof value === 'object' && value !== null && Object.values(value).some(hasNonFinite);
+  const hasNonFinite = (value: unknown): boolean => (typeof value === 'number' ? !Number.isFinite(value) : typeof value === 'object' && value !== null && Object.values(value).some(hasNonFinite));
 
   it('never throws, and has none exactly when a variable holds a non-finite number', () => {
     fc.assert(

@@ -22,9 +22,7 @@ describe('cache keys', () => {
   });
 
   it('encode arguments canonically: order of names does not matter, undefined is absent', () => {
-    expect(keys.list(ProductPages, null, { first: 20, after: 3, categoryId: null })).toBe(
-      keys.list(ProductPages, null, { categoryId: null, after: 3, first: 20 }),
-    );
+    expect(keys.list(ProductPages, null, { first: 20, after: 3, categoryId: null })).toBe(keys.list(ProductPages, null, { categoryId: null, after: 3, first: 20 }));
     expect(canonicalEncode({ a: 1, b: undefined })).toBe(canonicalEncode({ a: 1 }));
     expect(canonicalEncode({ a: null })).not.toBe(canonicalEncode({}));
   });
@@ -83,9 +81,7 @@ describe('cache keys', () => {
 
   it('write objects as JSON with names in code-unit order and braces escaped (the v2 layout)', () => {
     expect(KEY_FORMAT_VERSION).toBe('v2');
-    expect(canonicalEncode({ b: 1, a: [true, null, 'x'], 10: 'ten', 2: 'two' })).toBe(
-      '\\u007b"10":"ten","2":"two","a":[true,null,"x"],"b":1\\u007d',
-    );
+    expect(canonicalEncode({ b: 1, a: [true, null, 'x'], 10: 'ten', 2: 'two' })).toBe('\\u007b"10":"ten","2":"two","a":[true,null,"x"],"b":1\\u007d');
     expect(canonicalEncode(['e', 'Product', 'aaaa1111', 7])).toBe('["e","Product","aaaa1111",7]');
   });
 

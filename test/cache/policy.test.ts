@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildSchema as sdlSchema } from 'graphql';
-import {
-  absentTtlSeconds,
-  entityGraceSeconds,
-  entityTtlSeconds,
-  listGraceSeconds,
-  listTtlSeconds,
-  readCacheHint,
-} from '../../src/cache/policy.ts';
+import { absentTtlSeconds, entityGraceSeconds, entityTtlSeconds, listGraceSeconds, listTtlSeconds, readCacheHint } from '../../src/cache/policy.ts';
 import { buildSchema } from '../../src/schema/schema.ts';
 
 const DIRECTIVE = `enum CacheControlScope { PUBLIC PRIVATE }

@@ -125,12 +125,7 @@ describe('CatalogWrites', () => {
 
     it('refuses a used sku on input.sku, leaving the product that has it as it was', async () => {
       const existing = await aProduct();
-      await fieldError(
-        writes.createProduct(newProduct(existing.categoryId, { sku: existing.sku, name: 'Impostor' })),
-        'input.sku',
-        existing.sku,
-        'already used by another product',
-      );
+      await fieldError(writes.createProduct(newProduct(existing.categoryId, { sku: existing.sku, name: 'Impostor' })), 'input.sku', existing.sku, 'already used by another product');
       expect(await productsWithSku(existing.sku)).toBe(1);
       expect(await db.prisma.product.findUnique({ where: { id: existing.id } })).toEqual(existing);
     });
@@ -139,10 +134,7 @@ describe('CatalogWrites', () => {
       const category = await aCategory();
       for (let round = 0; round < 5; round++) {
         const sku = unique('race');
-        const results = await Promise.allSettled([
-          writes.createProduct(newProduct(category.id, { sku, name: 'First' })),
-          writes.createProduct(newProduct(category.id, { sku, name: 'Second' })),
-        ]);
+        const results = await Promise.allSettled([writes.createProduct(newProduct(category.id, { sku, name: 'First' })), writes.createProduct(newProduct(category.id, { sku, name: 'Second' }))]);
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         const [lost] = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
         expect(lost!.reason).toBeInstanceOf(InvalidArgumentError);
@@ -210,12 +202,7 @@ describe('CatalogWrites', () => {
 
     it('an unknown category is refused on input.categoryId, changing nothing', async () => {
       const product = await aProduct();
-      await fieldError(
-        writes.updateProduct(product.id, { stock: 99, categoryId: MISSING_ID }),
-        'input.categoryId',
-        String(MISSING_ID),
-        'no Category has this id',
-      );
+      await fieldError(writes.updateProduct(product.id, { stock: 99, categoryId: MISSING_ID }), 'input.categoryId', String(MISSING_ID), 'no Category has this id');
       expect(await db.prisma.product.findUnique({ where: { id: product.id } })).toEqual(product);
     });
   });
@@ -275,9 +262,7 @@ describe('CatalogWrites', () => {
       const product = await aProduct();
       const author = await aUser();
       // Uncommitted, the delete leaves the product visible to the check; the insert waits on its lock.
-      const { pending } = await racing({ sql: 'DELETE FROM "Product" WHERE id = $1', params: [product.id] }, () =>
-        writes.createReview({ productId: product.id, authorId: author.id, rating: 4, body: 'Too late.' }),
-      );
+      const { pending } = await racing({ sql: 'DELETE FROM "Product" WHERE id = $1', params: [product.id] }, () => writes.createReview({ productId: product.id, authorId: author.id, rating: 4, body: 'Too late.' }));
       await fieldError(pending, 'input.productId', String(product.id), 'no Product has this id');
       expect(await db.prisma.review.count({ where: { authorId: author.id } })).toBe(0);
     });

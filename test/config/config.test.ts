@@ -58,7 +58,7 @@ describe('configuration', () => {
     expect(redisTarget(loadConfig({}))).toBeUndefined();
   });
 
-  it('buffers views in VIEWS_REDIS_URL, else in the cache\'s Redis (one or a Cluster) while L3 is in use, else nowhere', () => {
+  it("buffers views in VIEWS_REDIS_URL, else in the cache's Redis (one or a Cluster) while L3 is in use, else nowhere", () => {
     const separate = loadConfig({ REDIS_URL: 'redis://cache:6379', VIEWS_REDIS_URL: 'redis://views:6379' });
     expect(separate.viewsRedisUrl).toBe('redis://views:6379');
     expect(viewsRedisTarget(separate)).toEqual({ url: 'redis://views:6379' });
@@ -68,7 +68,12 @@ describe('configuration', () => {
     expect(viewsRedisTarget(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', VIEWS_REDIS_URL: 'redis://views:6379' }))).toEqual({ url: 'redis://views:6379' });
 
     expect(viewsRedisTarget(loadConfig({ REDIS_URL: 'redis://cache:6379' }))).toEqual({ url: 'redis://cache:6379' });
-    expect(viewsRedisTarget(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000,b:7001' }))).toEqual({ clusterNodes: [{ host: 'a', port: 7000 }, { host: 'b', port: 7001 }] });
+    expect(viewsRedisTarget(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000,b:7001' }))).toEqual({
+      clusterNodes: [
+        { host: 'a', port: 7000 },
+        { host: 'b', port: 7001 },
+      ],
+    });
     expect(viewsRedisTarget(loadConfig({ REDIS_URL: 'redis://cache:6379', CACHE_TIERS: 'l1,l2' }))).toBeUndefined();
     expect(viewsRedisTarget(loadConfig({}))).toBeUndefined();
   });

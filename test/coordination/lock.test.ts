@@ -108,9 +108,11 @@ describe('withLock on Redis', () => {
         inside -= 1;
       });
 
-    await Promise.all(instances.map(async (locks) => {
-      for (let i = 0; i < 3; i++) await turn(locks);
-    }));
+    await Promise.all(
+      instances.map(async (locks) => {
+        for (let i = 0; i < 3; i++) await turn(locks);
+      }),
+    );
 
     expect(mostInside).toBe(1);
     expect(tokens).toHaveLength(15);

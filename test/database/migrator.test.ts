@@ -50,13 +50,14 @@ describe.each(engines)('migrator on %s', (_, open) => {
     const session = await open();
     const dir = path.resolve('prisma/migrations');
     const { readdir, readFile } = await import('node:fs/promises');
-    const migrations = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const migrations = (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     expect(migrations[0]).toBe('20261126000000_catalog');
     expect((await applyMigrations(session, dir)).applied).toEqual(migrations);
     expect((await applyMigrations(session, dir)).applied).toEqual([]);
-    const rows = await session.query<{ migration_name: string; checksum: string; finished_at: Date | null }>(
-      'SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" ORDER BY migration_name',
-    );
+    const rows = await session.query<{ migration_name: string; checksum: string; finished_at: Date | null }>('SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" ORDER BY migration_name');
     expect(rows.map((r) => r.migration_name)).toEqual(migrations);
     for (const row of rows) {
       const sql = await readFile(path.join(dir, row.migration_name, 'migration.sql'));

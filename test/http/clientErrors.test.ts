@@ -100,7 +100,10 @@ describe('client errors: what a client may see', () => {
 
     it('answers a persisted-query hash that does not match, or a bad version, as the client’s error, logging no error', async () => {
       const errorsBefore = app().logs.filter((line) => typeof line.level === 'number' && line.level >= 50).length;
-      for (const persistedQuery of [{ version: 1, sha256Hash: 'zz' }, { version: 2, sha256Hash: 'a'.repeat(64) }]) {
+      for (const persistedQuery of [
+        { version: 1, sha256Hash: 'zz' },
+        { version: 2, sha256Hash: 'a'.repeat(64) },
+      ]) {
         const response = await fetch(`${app().url}/graphql`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

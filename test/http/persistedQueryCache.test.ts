@@ -98,7 +98,12 @@ describe('PersistedQueryCache', () => {
     expect(listed).toHaveLength(20);
     const keys = await keysUnder(redis, keyspace);
     expect(keys).toHaveLength(21);
-    expect(keys.filter((key) => key !== index).map((key) => key.slice(`${keyspace}{apq}:q:`.length)).sort()).toEqual([...listed].sort());
+    expect(
+      keys
+        .filter((key) => key !== index)
+        .map((key) => key.slice(`${keyspace}{apq}:q:`.length))
+        .sort(),
+    ).toEqual([...listed].sort());
   });
 
   it('drops from the index what has expired, under the bound as well', async () => {

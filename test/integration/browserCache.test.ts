@@ -98,7 +98,10 @@ describe('the browser’s HTTP cache, in Chromium', () => {
       expect(await page.text('viewer'), fetchPolicy).toBe('anonymous');
     }
     // Both asked the server, anonymously (what the server answered, 200 or a 304 for the anonymous copy, is its own business).
-    expect(front.exchanges.slice(before).map((e) => [e.method, e.authorization])).toEqual([['GET', false], ['GET', false]]);
+    expect(front.exchanges.slice(before).map((e) => [e.method, e.authorization])).toEqual([
+      ['GET', false],
+      ['GET', false],
+    ]);
     expect(page.pageErrors).toEqual([]);
   });
 });

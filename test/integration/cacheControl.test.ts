@@ -18,7 +18,11 @@ describe('Cache-Control from @cacheControl', () => {
     ['a user: 600', '{ user(id: 1) { id name } }', 'public, max-age=0, must-revalidate, s-maxage=600, stale-while-revalidate=600, stale-if-error=3600'],
     ['the nested query: the lowest, Review’s 120', NESTED_QUERY, 'public, max-age=0, must-revalidate, s-maxage=120, stale-while-revalidate=30, stale-if-error=600'],
     ['a category’s products with stock: 10', '{ category(id: 1) { products(first: 2) { id stock } } }', 'public, max-age=0, must-revalidate, s-maxage=10, stale-while-revalidate=30, stale-if-error=600'],
-    ['a review’s product and author: 120', '{ product(id: 2) { reviews(first: 1) { product { id } author { name } } } }', 'public, max-age=0, must-revalidate, s-maxage=120, stale-while-revalidate=30, stale-if-error=600'],
+    [
+      'a review’s product and author: 120',
+      '{ product(id: 2) { reviews(first: 1) { product { id } author { name } } } }',
+      'public, max-age=0, must-revalidate, s-maxage=120, stale-while-revalidate=30, stale-if-error=600',
+    ],
     ['a private field makes it private: only the browser keeps it, and revalidates it', '{ categories { id } user(id: 1) { email } }', 'private, no-cache'],
     ['me: private, revalidated', '{ me { id } }', 'private, no-cache'],
     ['a mutation: no-store', 'mutation { recordProductView(id: "1") }', 'no-store'],

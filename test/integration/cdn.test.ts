@@ -122,10 +122,11 @@ describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
 
   it('never stores a private response: each viewer gets their own, from the origin, every time', async () => {
     const [first, second] = await tokensFor(1, 2);
-    const tokens = new Map([[1, first], [2, second]]);
-    const users = new Map(
-      (await database.prisma.user.findMany({ where: { id: { in: [1, 2] } } })).map((user) => [user.id, { id: String(user.id), name: user.name, email: user.email }]),
-    );
+    const tokens = new Map([
+      [1, first],
+      [2, second],
+    ]);
+    const users = new Map((await database.prisma.user.findMany({ where: { id: { in: [1, 2] } } })).map((user) => [user.id, { id: String(user.id), name: user.name, email: user.email }]));
     // Same URL for both viewers: were one response stored, the other viewer would get it.
     for (const userId of [1, 2, 1, 2, 1, 2]) {
       const result = await graphqlGet(cdn!.url, { query: ME_QUERY }, { authorization: `Bearer ${tokens.get(userId)}` });

@@ -2,21 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  answerOf,
-  CatalogModel,
-  observationsOf,
-  pickRead,
-  read,
-  READS,
-  readFailure,
-  requestKey,
-  truthOf,
-  writeOnce,
-  type Instance,
-  type ReadRecord,
-  type ReadRequest,
-} from '../support/catalogWorkload.ts';
+import { answerOf, CatalogModel, observationsOf, pickRead, read, READS, readFailure, requestKey, truthOf, writeOnce, type Instance, type ReadRecord, type ReadRequest } from '../support/catalogWorkload.ts';
 import { FaultProxy } from '../support/faultProxy.ts';
 import { FaultSchedule, type PhaseRecord } from '../support/faultSchedule.ts';
 import { createCatalogFixture } from '../support/fixtures.ts';
@@ -332,8 +318,7 @@ function logsBetween(logs: ReadonlyArray<{ name: string; lines: readonly LogLine
 /** The cache tags under which the stale read's item and list are invalidated. */
 function tagsOf(stale: StaleRead): Set<string> {
   const { kind, variables } = stale.read.request;
-  const list =
-    kind === 'product' ? [] : kind === 'productReviews' ? [`Product:${variables.id}:reviews`] : kind === 'categoryProducts' ? [`Category:${variables.id}:products`] : ['Query.products'];
+  const list = kind === 'product' ? [] : kind === 'productReviews' ? [`Product:${variables.id}:reviews`] : kind === 'categoryProducts' ? [`Category:${variables.id}:products`] : ['Query.products'];
   return new Set([stale.item.replace(/ \(.*\)$/, ''), `Product:${variables.id ?? ''}`, ...list]);
 }
 
@@ -370,7 +355,9 @@ function runText(
   lines.push(
     `  ${c.writes} writes, ${c.domainErrors} domain errors, ${c.reads} reads (${c.hits} response-tier hits), ${report.failures.length} failed; stale: ${c.staleOwn} on the writer instance, ${c.staleOther} on the other (max ${c.maxStaleAgeMs.toFixed(0)} ms, ${report.boundViolations.length} over ${STALE_BOUND_MS} ms); ${report.phantoms.length} phantom`,
   );
-  lines.push(`  quiescence: both trusted after ${report.trustedAfterMs.toFixed(0)} ms, ${c.quiescenceChecked} answers checked, ${report.quiescenceStale.length} differ from the database; run took ${(c.wallMs / 1000).toFixed(1)} s`);
+  lines.push(
+    `  quiescence: both trusted after ${report.trustedAfterMs.toFixed(0)} ms, ${c.quiescenceChecked} answers checked, ${report.quiescenceStale.length} differ from the database; run took ${(c.wallMs / 1000).toFixed(1)} s`,
+  );
   const section = (title: string, items: readonly string[]) => {
     if (items.length === 0) return;
     lines.push(`  ${title} (${items.length}):`);
@@ -397,24 +384,26 @@ function runText(
 
 function summaryTable(reports: readonly RunReport[]): string {
   const header = ['run', 'seed', 'writes', 'domain', 'reads', 'hits', 'failed', 'phantom', 'stale writer', 'stale other', 'max age ms', 'over bound', 'trusted ms', 'checked', 'stale at quiescence', 'wall s'];
-  const rows = reports.map((r) => [
-    r.run,
-    r.seed,
-    r.counts.writes,
-    r.counts.domainErrors,
-    r.counts.reads,
-    r.counts.hits,
-    r.failures.length,
-    r.phantoms.length,
-    r.counts.staleOwn,
-    r.counts.staleOther,
-    r.counts.maxStaleAgeMs.toFixed(0),
-    r.boundViolations.length,
-    r.trustedAfterMs.toFixed(0),
-    r.counts.quiescenceChecked,
-    r.quiescenceStale.length,
-    (r.counts.wallMs / 1000).toFixed(1),
-  ].map(String));
+  const rows = reports.map((r) =>
+    [
+      r.run,
+      r.seed,
+      r.counts.writes,
+      r.counts.domainErrors,
+      r.counts.reads,
+      r.counts.hits,
+      r.failures.length,
+      r.phantoms.length,
+      r.counts.staleOwn,
+      r.counts.staleOther,
+      r.counts.maxStaleAgeMs.toFixed(0),
+      r.boundViolations.length,
+      r.trustedAfterMs.toFixed(0),
+      r.counts.quiescenceChecked,
+      r.quiescenceStale.length,
+      (r.counts.wallMs / 1000).toFixed(1),
+    ].map(String),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
   const line = (cells: readonly string[]) => `| ${cells.map((cell, i) => cell.padStart(widths[i] as number)).join(' | ')} |`;
   return ['chaos summary', line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');

@@ -58,7 +58,10 @@ describe('CORS', () => {
       for (const origin of [elsewhere.url, 'null', `${shop.url}.evil.example`]) {
         const answer = await raw('OPTIONS', '/graphql', { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'apollo-require-preflight' });
         expect(answer.status, origin).toBe(403);
-        expect(Object.keys(answer.headers).filter((name) => name.startsWith('access-control-')), origin).toEqual([]);
+        expect(
+          Object.keys(answer.headers).filter((name) => name.startsWith('access-control-')),
+          origin,
+        ).toEqual([]);
       }
     });
 

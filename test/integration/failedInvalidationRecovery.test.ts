@@ -54,12 +54,8 @@ describe('a write whose L3 invalidation failed, after Redis comes back', () => {
     }
     const old = seen.filter((read) => read.name !== 'renamed');
     // When, after the proxy passed, the guard came back and the invalidator's retry landed.
-    const events = app.logs
-      .filter((line) => Number(line.time) >= passedAt && /recovered|sent after Redis came back/.test(line.msg))
-      .map((line) => `${line.msg} at +${Number(line.time) - passedAt} ms`);
-    console.info(
-      `after the proxy passed again: ${seen.length} reads, ${old.length} showed the old name (sent from +${old[0]?.at} to +${old.at(-1)?.at} ms); ${events.join('; ')}`,
-    );
+    const events = app.logs.filter((line) => Number(line.time) >= passedAt && /recovered|sent after Redis came back/.test(line.msg)).map((line) => `${line.msg} at +${Number(line.time) - passedAt} ms`);
+    console.info(`after the proxy passed again: ${seen.length} reads, ${old.length} showed the old name (sent from +${old[0]?.at} to +${old.at(-1)?.at} ms); ${events.join('; ')}`);
     expect(old).toEqual([]);
   });
 });

@@ -12,10 +12,7 @@ describe('RATE_LIMIT_TRUSTED_PROXY_HOPS', () => {
   let direct: TestApp;
   beforeAll(async () => {
     const env = { CACHE_TIERS: 'l1,l2', RATE_LIMIT: 'on', RATE_LIMIT_ANONYMOUS_REQUESTS: '1', RATE_LIMIT_WINDOW_SECONDS: '300' };
-    [behindProxy, direct] = await Promise.all([
-      startTestApp({ ...env, CACHE_PREFIX: prefix, RATE_LIMIT_TRUSTED_PROXY_HOPS: '1' }),
-      startTestApp({ ...env, CACHE_PREFIX: `${prefix}direct:` }),
-    ]);
+    [behindProxy, direct] = await Promise.all([startTestApp({ ...env, CACHE_PREFIX: prefix, RATE_LIMIT_TRUSTED_PROXY_HOPS: '1' }), startTestApp({ ...env, CACHE_PREFIX: `${prefix}direct:` })]);
   });
   afterAll(async () => {
     await Promise.all([behindProxy?.stop(), direct?.stop()]);
@@ -24,8 +21,7 @@ describe('RATE_LIMIT_TRUSTED_PROXY_HOPS', () => {
     redis.disconnect();
   });
 
-  const post = (app: TestApp, forwardedFor: string) =>
-    fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor }, body: QUERY }).then((r) => r.status);
+  const post = (app: TestApp, forwardedFor: string) => fetch(`${app.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor }, body: QUERY }).then((r) => r.status);
 
   it('counts each forwarded client apart, ignoring what the client itself wrote further left', async () => {
     expect(await post(behindProxy, '6.6.6.6, 203.0.113.1')).toBe(200);

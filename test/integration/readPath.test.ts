@@ -116,9 +116,7 @@ describe('read path: L1 -> L2 -> L3 -> PostgreSQL', () => {
 
   it('relation lists: a category page and a product page after a cursor', async () => {
     const a = apps[0] as TestApp;
-    const result = await a.query(
-      '{ category(id: 2) { slug products(first: 3) { id } } products(first: 2, after: "5", categoryId: "1") { id category { id } } }',
-    );
+    const result = await a.query('{ category(id: 2) { slug products(first: 3) { id } } products(first: 2, after: "5", categoryId: "1") { id category { id } } }');
     expect(result.body.errors).toBeUndefined();
     expect(result.body.data?.category.products.map((p: { id: string }) => p.id)).toEqual(['2', '52', '102']);
     expect(result.body.data?.products).toEqual([

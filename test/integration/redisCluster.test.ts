@@ -19,7 +19,10 @@ describe('the app on Redis Cluster', () => {
   afterAll(async () => {
     await cluster?.stop();
   });
-  useTwoInstances(() => ({ REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(',') }), (pair) => ([a, b] = pair));
+  useTwoInstances(
+    () => ({ REDIS_URL: undefined, REDIS_CLUSTER_NODES: cluster.startupNodes.map((n) => `${n.host}:${n.port}`).join(',') }),
+    (pair) => ([a, b] = pair),
+  );
 
   it('is ready with L3 up, and serves the nested query from L3 on a second instance with no SQL', async () => {
     const ready = (await (await fetch(`${a.url}/health/ready`)).json()) as { tiers: Record<string, string> };
@@ -29,7 +32,7 @@ describe('the app on Redis Cluster', () => {
     await a.query(NESTED_QUERY);
     expect(await b.sqlDuring(async () => expect((await b.query(NESTED_QUERY)).body).toEqual(reference))).toBe(0);
     // Not the startup check's: those are about the throwaway cluster's settings (nothing on disk).
-    expect(b.logs.filter((line) => line.level as number >= 40 && line.component !== 'redisRoles')).toEqual([]);
+    expect(b.logs.filter((line) => (line.level as number) >= 40 && line.component !== 'redisRoles')).toEqual([]);
   });
 
   it('a write on A invalidates across slots and reaches B’s L2 over pub/sub', async () => {

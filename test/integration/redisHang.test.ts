@@ -23,7 +23,10 @@ describe('mutations and reads while Redis hangs', () => {
   afterAll(async () => {
     await redis?.kill();
   });
-  useTwoInstances(() => ({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) }), (pair) => ([a, b] = pair));
+  useTwoInstances(
+    () => ({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS) }),
+    (pair) => ([a, b] = pair),
+  );
   afterAll(() => redis?.resume());
 
   it('each mutation answers within the command timeout plus its own database time, and both instances serve the write', async () => {

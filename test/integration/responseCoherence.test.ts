@@ -65,7 +65,11 @@ describe('randomised response coherence over two instances', () => {
       ] as const) {
         for (const id of values) {
           const expected = JSON.stringify(await truth(query, id));
-          for (const [name, t] of [['A', apps[0]!], ['B', apps[1]!], ['new (L3)', fresh]] as const) {
+          for (const [name, t] of [
+            ['A', apps[0]!],
+            ['B', apps[1]!],
+            ['new (L3)', fresh],
+          ] as const) {
             const response = await t.query(query, { id });
             if (response.headers.get('x-response-cache') !== 'HIT') continue;
             hits += 1;

@@ -22,16 +22,12 @@ describe('no stale fill', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     const queries = new CatalogQueries(reader.app.database.prisma);
     const address = reader.app.addresses.entity('Product', id);
-    const result = reader.app.cache.readThrough.getMany(
-      reader.app.kinds.Product,
-      [{ item: id, ...address }],
-      async (ids) => {
-        const rows = await queries.productsByIds(ids);
-        loaded();
-        await gate;
-        return ids.map((i) => rows.find((r) => r.id === i) ?? null);
-      },
-    );
+    const result = reader.app.cache.readThrough.getMany(reader.app.kinds.Product, [{ item: id, ...address }], async (ids) => {
+      const rows = await queries.productsByIds(ids);
+      loaded();
+      await gate;
+      return ids.map((i) => rows.find((r) => r.id === i) ?? null);
+    });
     return { rowRead, release, result, address };
   }
 

@@ -21,10 +21,9 @@ describe('write path: mutations write through and invalidate by tag', () => {
     await warm(app(), CATEGORY, { id: category.id });
     await warm(app(), BY_CATEGORY, { id: category.id });
 
-    const created = await app().mutate(
-      `mutation($input: CreateProductInput!) { createProduct(input: $input) { id name category { id } } }`,
-      { input: { sku: `NEW-${tag}`, name: 'New lamp', description: 'Bright.', priceCents: 4200, stock: 5, categoryId: String(category.id) } },
-    );
+    const created = await app().mutate(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id name category { id } } }`, {
+      input: { sku: `NEW-${tag}`, name: 'New lamp', description: 'Bright.', priceCents: 4200, stock: 5, categoryId: String(category.id) },
+    });
     expect(created.body.errors).toBeUndefined();
     const id = created.body.data?.createProduct.id as string;
 
@@ -44,16 +43,15 @@ describe('write path: mutations write through and invalidate by tag', () => {
     await warm(app(), CATEGORY, { id: category.id });
     await warm(app(), CATEGORY, { id: other.id });
 
-    const updated = await app().mutate(
-      `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id name priceCents } }`,
-      { id: String(product.id), input: { name: 'Renamed', priceCents: 1, categoryId: String(other.id) } },
-    );
+    const updated = await app().mutate(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id name priceCents } }`, {
+      id: String(product.id),
+      input: { name: 'Renamed', priceCents: 1, categoryId: String(other.id) },
+    });
     expect(updated.body.errors).toBeUndefined();
 
     const read = (await app().query(PRODUCT, { id: product.id })).body.data?.product;
     expect(read).toMatchObject({ name: 'Renamed', priceCents: 1, category: { id: String(other.id) } });
-    const ids = async (categoryId: number) =>
-      (await app().query(CATEGORY, { id: categoryId })).body.data?.category.products.map((p: { id: string }) => Number(p.id));
+    const ids = async (categoryId: number) => (await app().query(CATEGORY, { id: categoryId })).body.data?.category.products.map((p: { id: string }) => Number(p.id));
     expect(await ids(category.id)).not.toContain(product.id);
     expect(await ids(other.id)).toContain(product.id);
   });
@@ -70,9 +68,7 @@ describe('write path: mutations write through and invalidate by tag', () => {
 
     const read = await app().query(PRODUCT, { id: product.id });
     expect(read.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    expect((await app().query(CATEGORY, { id: category.id })).body.data?.category.products.map((p: { id: string }) => p.id)).not.toContain(
-      String(product.id),
-    );
+    expect((await app().query(CATEGORY, { id: category.id })).body.data?.category.products.map((p: { id: string }) => p.id)).not.toContain(String(product.id));
     expect(await app().app.database.prisma.review.count({ where: { id: Number(reviewId) } })).toBe(0);
     // Deleting again is not an error, just nothing to delete.
     expect((await app().mutate(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: String(product.id) })).body).toEqual({
@@ -85,10 +81,9 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const product = products[0]!;
     await warm(app(), PRODUCT, { id: product.id });
 
-    const created = await app().mutate(
-      `mutation($input: CreateReviewInput!) { createReview(input: $input) { id rating author { id } product { id } } }`,
-      { input: { productId: String(product.id), authorId: '3', rating: 4, body: 'Good.' } },
-    );
+    const created = await app().mutate(`mutation($input: CreateReviewInput!) { createReview(input: $input) { id rating author { id } product { id } } }`, {
+      input: { productId: String(product.id), authorId: '3', rating: 4, body: 'Good.' },
+    });
     expect(created.body.errors).toBeUndefined();
     const reviewId = created.body.data?.createReview.id as string;
     const reviews = async () => (await app().query(PRODUCT, { id: product.id })).body.data?.product.reviews.map((r: { id: string }) => r.id);
@@ -104,20 +99,15 @@ describe('write path: mutations write through and invalidate by tag', () => {
     const prisma = app().app.database.prisma;
     const before = { products: await prisma.product.count(), cached: await cacheSnapshot(app()) };
 
-    const duplicate = await app().mutate(
-      `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
-      { input: { sku: products[0]!.sku, name: 'Dup', description: '', priceCents: 1, stock: 1, categoryId: String(category.id) } },
-    );
+    const duplicate = await app().mutate(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+      input: { sku: products[0]!.sku, name: 'Dup', description: '', priceCents: 1, stock: 1, categoryId: String(category.id) },
+    });
     expect(duplicate.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'input.sku' });
-    const badPrice = await app().mutate(
-      `mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`,
-      { input: { sku: `OK-${tag}`, name: 'Ok', description: '', priceCents: -5, stock: 1, categoryId: String(category.id) } },
-    );
+    const badPrice = await app().mutate(`mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }`, {
+      input: { sku: `OK-${tag}`, name: 'Ok', description: '', priceCents: -5, stock: 1, categoryId: String(category.id) },
+    });
     expect(badPrice.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'input.priceCents', value: -5 });
-    const badRef = await app().mutate(
-      `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`,
-      { id: String(products[0]!.id), input: { categoryId: '999999' } },
-    );
+    const badRef = await app().mutate(`mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { id } }`, { id: String(products[0]!.id), input: { categoryId: '999999' } });
     expect(badRef.body.errors?.[0]?.extensions?.argumentName).toBe('input.categoryId');
 
     expect(await prisma.product.count()).toBe(before.products);

@@ -65,9 +65,7 @@ describe('operation cost: every field costs 1, a long text its weight, and lists
     // Each fragment spreads the next twice: 2^16 paths from a document of a few hundred tokens.
     const levels = 16;
     const fragments = Array.from({ length: levels }, (_, i) =>
-      i === levels - 1
-        ? `fragment F${i} on Product { id }`
-        : `fragment F${i} on Product { a: category { products(first: 1) { ...F${i + 1} } } b: category { products(first: 1) { ...F${i + 1} } } }`,
+      i === levels - 1 ? `fragment F${i} on Product { id }` : `fragment F${i} on Product { a: category { products(first: 1) { ...F${i + 1} } } b: category { products(first: 1) { ...F${i + 1} } } }`,
     );
     expect(of(`{ products(first: 1) { ...F0 } } ${fragments.join(' ')}`)).toBe(Number.POSITIVE_INFINITY);
   });

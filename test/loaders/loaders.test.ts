@@ -23,10 +23,14 @@ const REVIEWS = [review(11), review(12), review(13), review(21, { productId: 2 }
 
 /** The catalog's queries over `catalog`, rows in reverse order (SQL promises none), each call recorded. */
 function memoryQueries(catalog: { products: ProductRecord[]; reviews: ReviewRecord[] }, calls: Array<[string, ...unknown[]]>) {
-  const byIds = <V extends { id: number }>(name: string, rows: () => V[]) => async (ids: readonly number[]) => {
-    calls.push([name, [...ids]]);
-    return rows().filter((row) => ids.includes(row.id)).reverse();
-  };
+  const byIds =
+    <V extends { id: number }>(name: string, rows: () => V[]) =>
+    async (ids: readonly number[]) => {
+      calls.push([name, [...ids]]);
+      return rows()
+        .filter((row) => ids.includes(row.id))
+        .reverse();
+    };
   const queries: Partial<CatalogQueries> = {
     productsByIds: byIds('productsByIds', () => catalog.products),
     reviewsByIds: byIds('reviewsByIds', () => catalog.reviews),
@@ -59,7 +63,10 @@ describe('entity loaders', () => {
     const { calls, loaders } = setup({ requestCache: false });
     await loaders.product.load(1);
     await loaders.product.load(2);
-    expect(calls).toEqual([['productsByIds', [1]], ['productsByIds', [2]]]);
+    expect(calls).toEqual([
+      ['productsByIds', [1]],
+      ['productsByIds', [2]],
+    ]);
   });
 
   it('answer in the order asked, whatever order the rows came in', async () => {

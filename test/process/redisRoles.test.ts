@@ -42,9 +42,7 @@ describe('checkRedisRoles', () => {
       ['VIEWS_NOT_PERSISTED', 'appendonly', 'no'],
     ]);
     expect(logged).toEqual(
-      warnings.map((w) =>
-        expect.objectContaining({ level: 40, component: 'redisRoles', code: w.code, role: 'views', setting: w.setting, value: w.value, node: `127.0.0.1:${server.port}`, msg: w.message }),
-      ),
+      warnings.map((w) => expect.objectContaining({ level: 40, component: 'redisRoles', code: w.code, role: 'views', setting: w.setting, value: w.value, node: `127.0.0.1:${server.port}`, msg: w.message })),
     );
     expect(logged[0]?.msg).toMatch(/^views Redis has maxmemory-policy allkeys-lru .*silently drop buffered views.*; set maxmemory-policy noeviction/);
   });
@@ -78,11 +76,7 @@ describe('checkRedisRoles', () => {
     const { redis: views } = await redisWith(VIEWS_STORE);
     expect((await check({ cache, views })).warnings).toEqual([]);
     // Swapped, each Redis breaks the other role's promise.
-    expect((await check({ cache: views, views: cache })).warnings.map((w) => `${w.role} ${w.code}`)).toEqual([
-      'cache CACHE_UNBOUNDED',
-      'views VIEWS_EVICTION',
-      'views VIEWS_NOT_PERSISTED',
-    ]);
+    expect((await check({ cache: views, views: cache })).warnings.map((w) => `${w.role} ${w.code}`)).toEqual(['cache CACHE_UNBOUNDED', 'views VIEWS_EVICTION', 'views VIEWS_NOT_PERSISTED']);
   });
 
   it('warns that it could not check a Redis whose CONFIG is disabled, and resolves', async () => {

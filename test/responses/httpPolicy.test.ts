@@ -18,15 +18,11 @@ describe('Cache-Control of a response', () => {
   });
 
   it('public: the browser revalidates every reuse, shared caches keep it max-age, with the lowest extension over the touched types', () => {
-    expect(cacheControlHeader({ maxAge: 10, scope: 'PUBLIC' }, ['Product', 'Category'], policies)).toBe(
-      'public, max-age=0, must-revalidate, s-maxage=10, stale-while-revalidate=30, stale-if-error=600',
-    );
+    expect(cacheControlHeader({ maxAge: 10, scope: 'PUBLIC' }, ['Product', 'Category'], policies)).toBe('public, max-age=0, must-revalidate, s-maxage=10, stale-while-revalidate=30, stale-if-error=600');
   });
 
   it('s-maxage from @httpCache only when every touched type has one, else the response’s maxAge', () => {
-    expect(cacheControlHeader({ maxAge: 3600, scope: 'PUBLIC' }, ['Category'], policies)).toBe(
-      'public, max-age=600, must-revalidate, s-maxage=7200, stale-while-revalidate=600, stale-if-error=86400',
-    );
+    expect(cacheControlHeader({ maxAge: 3600, scope: 'PUBLIC' }, ['Category'], policies)).toBe('public, max-age=600, must-revalidate, s-maxage=7200, stale-while-revalidate=600, stale-if-error=86400');
     expect(cacheControlHeader({ maxAge: 300, scope: 'PUBLIC' }, ['Category', 'Product'], policies)).toContain('s-maxage=300');
   });
 
@@ -79,12 +75,8 @@ describe('Cache-Control of a response', () => {
 
 describe('Cache-Control of a hit, by age', () => {
   it('lowers s-maxage by the age, for shared caches that ignore Age; the browser’s max-age stays (browsers subtract Age)', () => {
-    expect(cacheControlAtAge('public, max-age=0, must-revalidate, s-maxage=10, stale-while-revalidate=30', 4)).toBe(
-      'public, max-age=0, must-revalidate, s-maxage=6, stale-while-revalidate=30',
-    );
-    expect(cacheControlAtAge('public, max-age=600, must-revalidate, s-maxage=7200, stale-if-error=86400', 100)).toBe(
-      'public, max-age=600, must-revalidate, s-maxage=7100, stale-if-error=86400',
-    );
+    expect(cacheControlAtAge('public, max-age=0, must-revalidate, s-maxage=10, stale-while-revalidate=30', 4)).toBe('public, max-age=0, must-revalidate, s-maxage=6, stale-while-revalidate=30');
+    expect(cacheControlAtAge('public, max-age=600, must-revalidate, s-maxage=7200, stale-if-error=86400', 100)).toBe('public, max-age=600, must-revalidate, s-maxage=7100, stale-if-error=86400');
   });
   it('never below 0', () => {
     expect(cacheControlAtAge('public, max-age=0, must-revalidate, s-maxage=10', 12)).toBe('public, max-age=0, must-revalidate, s-maxage=0');

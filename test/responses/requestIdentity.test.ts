@@ -6,8 +6,7 @@ import { paramsFromSearch, requestIdentity } from '../../src/responses/requestId
 const QUERY = '{ product(id: "1") { id } }';
 const HASH = createHash('sha256').update(QUERY).digest('hex');
 const apq = (sha256Hash: string) => ({ persistedQuery: { version: 1, sha256Hash } });
-const id = (params: Record<string, unknown>, accept?: string) =>
-  requestIdentity({ query: undefined, variables: undefined, operationName: undefined, extensions: undefined, ...params }, accept)?.hash;
+const id = (params: Record<string, unknown>, accept?: string) => requestIdentity({ query: undefined, variables: undefined, operationName: undefined, extensions: undefined, ...params }, accept)?.hash;
 
 describe('request identity', () => {
   it('variables in any key order, at any depth, are the same request', () => {

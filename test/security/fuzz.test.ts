@@ -85,7 +85,9 @@ describe(`the server under more than 5,000 generated hostile requests (seed ${SE
 
   it('answers every request: no 5xx, no hang, no broken connection', () => {
     expect(results.length).toBe(planSize());
-    const failed = results.filter(({ request, outcome }) => outcome.kind === 'hang' || (outcome.kind === 'transport error' && !cutOffAsAllowed(request, outcome.message)) || (outcome.kind === 'answered' && outcome.status >= 500));
+    const failed = results.filter(
+      ({ request, outcome }) => outcome.kind === 'hang' || (outcome.kind === 'transport error' && !cutOffAsAllowed(request, outcome.message)) || (outcome.kind === 'answered' && outcome.status >= 500),
+    );
     expect(failed.map(describeResult), seen(`${failed.length} requests got a 5xx, no answer, or a broken connection`)).toEqual([]);
   });
 
@@ -119,7 +121,10 @@ describe(`the server under more than 5,000 generated hostile requests (seed ${SE
       const what = `${line.msg}: ${(line.err as { message?: string } | undefined)?.message ?? ''}`;
       errors.set(what, (errors.get(what) ?? 0) + 1);
     }
-    expect([...errors].map(([what, n]) => `${n} x ${what}`), seen('error-level log lines')).toEqual([]);
+    expect(
+      [...errors].map(([what, n]) => `${n} x ${what}`),
+      seen('error-level log lines'),
+    ).toEqual([]);
   });
 
   it(`is up and ready afterwards, its RSS within ${RSS_GROWTH_BOUND_BYTES / 2 ** 20} MiB of the warmed-up baseline`, async () => {
@@ -179,7 +184,10 @@ describe(`the server under more than 5,000 generated hostile requests (seed ${SE
     const goneAway = server.logs.filter((l) => l.msg === 'client went away').length;
     console.info(
       [
-        `fuzz: seed ${SEED}, ${results.length} requests; by status: ${[...byStatus].sort().map(([k, n]) => `${k}: ${n}`).join(', ')}`,
+        `fuzz: seed ${SEED}, ${results.length} requests; by status: ${[...byStatus]
+          .sort()
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', ')}`,
         `RSS: ${mib(baselineRss)} baseline, ${mib(afterRss)} after (+${mib(afterRss - baselineRss)})`,
         `log lines at warn or above: ${[...warnings].map(([k, n]) => `${k} x${n}`).join('; ') || 'none'}; "client went away" (debug): ${goneAway}`,
         ...[...counts].sort().map(([k, n]) => `  ${k}: ${n}`),

@@ -172,8 +172,23 @@ function brokenJson(): fc.Arbitrary<HostileRequest> {
     fc.string({ maxLength: 200 }),
     fc.string({ unit: 'binary', maxLength: 200 }),
     fc.tuple(fc.constantFrom(...valid), fc.nat()).map(([body, n]) => body.slice(0, n % body.length)),
-    fc.tuple(fc.constantFrom(...valid), fc.nat(), fc.constantFrom('{', '}', '"', ',', ':', '\\', '\u0000', '/*', 'NaN', 'undefined')).map(([body, n, junk]) => body.slice(0, n % body.length) + junk + body.slice(n % body.length)),
-    fc.constantFrom('', ' ', '{', '{"query":}', '{"query": "{ __typename }",}', "{'query': '{ __typename }'}", '{"query": undefined}', '{"a":1}{"b":2}', '\uFEFF{"query":"{ __typename }"}', '{"query":"{ __typename }" /* c */}', '{"query":"\\x41"}', '{"query":"\\u12"}'),
+    fc
+      .tuple(fc.constantFrom(...valid), fc.nat(), fc.constantFrom('{', '}', '"', ',', ':', '\\', '\u0000', '/*', 'NaN', 'undefined'))
+      .map(([body, n, junk]) => body.slice(0, n % body.length) + junk + body.slice(n % body.length)),
+    fc.constantFrom(
+      '',
+      ' ',
+      '{',
+      '{"query":}',
+      '{"query": "{ __typename }",}',
+      "{'query': '{ __typename }'}",
+      '{"query": undefined}',
+      '{"a":1}{"b":2}',
+      '\uFEFF{"query":"{ __typename }"}',
+      '{"query":"{ __typename }" /* c */}',
+      '{"query":"\\x41"}',
+      '{"query":"\\u12"}',
+    ),
   );
   return text.filter(isNotJson).map((body) => post(body, { status: [400], code: ['BAD_REQUEST'] }));
 }
@@ -264,11 +279,11 @@ function depthFlood(): fc.Arbitrary<HostileRequest> {
     'category -> products -> category': (d) => `{ category(id: "1") ${'{ products { category '.repeat(d)}{ id }${' } }'.repeat(d)} }`,
     'fragments, one level each': (d) =>
       `query { product(id: "1") { ...F0 } } ${Array.from({ length: d }, (_, i) => `fragment F${i} on Product { reviews { product { ${i + 1 < d ? `...F${i + 1}` : 'id'} } } }`).join(' ')}`,
-    'introspection': (d) => `{ __schema { types { ${'fields { type { ofType '.repeat(d)}{ name }${' } }'.repeat(d)} } } }`,
+    introspection: (d) => `{ __schema { types { ${'fields { type { ofType '.repeat(d)}{ name }${' } }'.repeat(d)} } } }`,
   };
-  return fc.record({ depth: fc.integer({ min: 4, max: 60 }), kind: fc.constantFrom(...Object.keys(nestings)) }).map(({ depth, kind }) =>
-    post(JSON.stringify({ query: (nestings[kind] as (d: number) => string)(depth) }), REFUSED, { summary: `POST ${kind}, ${depth} times` }),
-  );
+  return fc
+    .record({ depth: fc.integer({ min: 4, max: 60 }), kind: fc.constantFrom(...Object.keys(nestings)) })
+    .map(({ depth, kind }) => post(JSON.stringify({ query: (nestings[kind] as (d: number) => string)(depth) }), REFUSED, { summary: `POST ${kind}, ${depth} times` }));
 }
 
 function hugeStrings(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
@@ -286,9 +301,9 @@ function hugeStrings(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
     const expectation: Expectation = use === 'in an anonymous write' ? { status: [401], code: ['UNAUTHENTICATED'] } : { status: [200, 400] };
     return post(() => JSON.stringify({ query, variables: { s: `${m.tag}${text()}` } }), expectation, { summary: `POST a ${bytes}-byte string of ${JSON.stringify(unit)} ${use}` });
   });
-  const longQuery = fc.integer({ min: 65_537, max: 900_000 }).map((bytes) =>
-    post(() => JSON.stringify({ query: `{ __typename } #${'x'.repeat(bytes)}` }), { status: [413], code: ['QUERY_TOO_LARGE'] }, { summary: `POST a query text of ${bytes} bytes` }),
-  );
+  const longQuery = fc
+    .integer({ min: 65_537, max: 900_000 })
+    .map((bytes) => post(() => JSON.stringify({ query: `{ __typename } #${'x'.repeat(bytes)}` }), { status: [413], code: ['QUERY_TOO_LARGE'] }, { summary: `POST a query text of ${bytes} bytes` }));
   const overBody = fc.record({ bytes: fc.integer({ min: 1_048_577, max: 1_400_000 }), chunked: fc.boolean() }).map(({ bytes, chunked }): HostileRequest => ({
     category: 'huge strings',
     summary: `POST a ${bytes}-byte body${chunked ? ', chunked' : ''}`,
@@ -313,9 +328,11 @@ function badUtf8(): fc.Arbitrary<HostileRequest> {
     ['{"query":"{ __typename } #', '"}'],
     ['{"operationName":"', '","query":"query A { __typename }"}'],
   ];
-  return fc.tuple(fc.constantFrom(...templates), invalid).map(([[head, tail], bytes]) =>
-    post(Buffer.concat([Buffer.from(head), Buffer.from(bytes), Buffer.from(tail)]), { status: [200, 400] }, { summary: `POST ${preview(head)}<${Buffer.from(bytes).toString('hex')}>${preview(tail)}` }),
-  );
+  return fc
+    .tuple(fc.constantFrom(...templates), invalid)
+    .map(([[head, tail], bytes]) =>
+      post(Buffer.concat([Buffer.from(head), Buffer.from(bytes), Buffer.from(tail)]), { status: [200, 400] }, { summary: `POST ${preview(head)}<${Buffer.from(bytes).toString('hex')}>${preview(tail)}` }),
+    );
 }
 
 function bearerTokens(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
@@ -327,7 +344,9 @@ function bearerTokens(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
     post(JSON.stringify({ query: '{ me { id } }' }), expectation, { headers: { ...JSON_HEADERS, authorization }, summary: `POST { me { id } } with ${what}: ${preview(authorization, 80)}` });
   const badSubjects = ['2147483648', '0', '-1', '01', '1.5', '1e3', ' 1', 'abc', '', '9'.repeat(400), '2147483648000'];
   const forged = fc.oneof(
-    fc.record({ sub: fc.constantFrom('1', '2', ...badSubjects), role: fc.constantFrom(undefined, 'admin') }).map((p) => ask(`Bearer ${signJwt({ alg: 'HS256', typ: 'JWT' }, p, anotherSecret)}`, refused, 'another secret')),
+    fc
+      .record({ sub: fc.constantFrom('1', '2', ...badSubjects), role: fc.constantFrom(undefined, 'admin') })
+      .map((p) => ask(`Bearer ${signJwt({ alg: 'HS256', typ: 'JWT' }, p, anotherSecret)}`, refused, 'another secret')),
     fc.constantFrom('none', 'None', 'NONE').map((alg) => ask(`Bearer ${jwt({ alg }, { sub: '1', role: 'admin' }, '')}`, refused, `alg ${alg}`)),
     fc.constantFrom('HS384', 'HS512', 'RS256', 'ES256', 'hs256').map((alg) => ask(`Bearer ${signJwt({ alg }, { sub: '1' }, TEST_TOKEN_SECRET)}`, refused, `alg ${alg}`)),
     fc.constantFrom(...badSubjects).map((sub) => ask(`Bearer ${signJwt({ alg: 'HS256' }, { sub }, TEST_TOKEN_SECRET)}`, refused, `sub ${JSON.stringify(sub)}`)),
@@ -337,11 +356,13 @@ function bearerTokens(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
     fc.constantFrom<unknown>('x', Infinity, -1).map((nbf) => ask(`Bearer ${signJwt({ alg: 'HS256' }, { sub: '2', nbf: nbf === -1 ? now + 3600 : nbf }, TEST_TOKEN_SECRET)}`, refused, `nbf ${String(nbf)}`)),
     fc.record({ which: fc.constantFrom(...VALID_USERS), at: fc.nat() }).map(({ which, at }) => ask(`Bearer ${tampered(m.validTokens.get(which) as string, at)}`, refused, 'a tampered token')),
   );
-  const garbage = fc.oneof(
-    fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.'), maxLength: 300 }).map((token) => `Bearer ${token}`),
-    fc.string({ maxLength: 100 }).map((text) => `Bearer ${text}`),
-    fc.constantFrom('Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Token abc', 'bearer', 'Bearer a b c', `Bearer ${'a'.repeat(8_000)}`, 'Bearer ..', 'Bearer e30.e30.', 'Bearer e30.e30.e30', '\tBearer\t'),
-  ).map((authorization) => ask(authorization, refused, 'garbage'));
+  const garbage = fc
+    .oneof(
+      fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.'), maxLength: 300 }).map((token) => `Bearer ${token}`),
+      fc.string({ maxLength: 100 }).map((text) => `Bearer ${text}`),
+      fc.constantFrom('Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Token abc', 'bearer', 'Bearer a b c', `Bearer ${'a'.repeat(8_000)}`, 'Bearer ..', 'Bearer e30.e30.', 'Bearer e30.e30.e30', '\tBearer\t'),
+    )
+    .map((authorization) => ask(authorization, refused, 'garbage'));
   // A header past Node's 16 KiB limit never reaches the server's code.
   const oversized = fc.integer({ min: 17_000, max: 40_000 }).map((n) => ask(`Bearer ${'a'.repeat(n)}`, { status: [431], nodeMayRefuse: true, mayBeCutOff: true }, `a ${n}-character token`));
   // Valid tokens, among the forged ones: each must get its own viewer, whatever the response tier holds.
@@ -356,9 +377,9 @@ function bearerTokens(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
 function batches(): fc.Arbitrary<HostileRequest> {
   const { post } = requestsOf('batches');
   const operation = fc.constantFrom({ query: VALID_QUERY }, { query: 'mutation { deleteProduct(id: "150") }' }, { query: PRODUCT_QUERY, variables: { id: '2' } }, {}, 1, null, []);
-  return fc.array(operation, { maxLength: 1_000 }).map((operations) =>
-    post(JSON.stringify(operations), { status: [400], code: ['BAD_REQUEST'] }, { summary: `POST a batch of ${operations.length}: ${preview(JSON.stringify(operations), 100)}` }),
-  );
+  return fc
+    .array(operation, { maxLength: 1_000 })
+    .map((operations) => post(JSON.stringify(operations), { status: [400], code: ['BAD_REQUEST'] }, { summary: `POST a batch of ${operations.length}: ${preview(JSON.stringify(operations), 100)}` }));
 }
 
 function protoVariables(): fc.Arbitrary<HostileRequest> {
@@ -371,7 +392,9 @@ function protoVariables(): fc.Arbitrary<HostileRequest> {
     id.map((id) => post(`{"query":"query($id: ID!) { product(id: $id) { id } }","variables":{"constructor":{"prototype":{"id":"99"}},"id":"${id}"}}`, product(id))),
     id.map((id) => post(`{"query":"query($constructor: ID!) { product(id: $constructor) { id } }","variables":{"constructor":"${id}"}}`, product(id))),
     id.map((id) => get(`query=${encodeURIComponent(PROTO_QUERY.replace(' name', ''))}&variables=${encodeURIComponent(`{"__proto__":"${id}"}`)}`, product(id))),
-    fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty').map((name) => post(JSON.stringify({ query: 'query A { __typename }', operationName: name }), { status: [400], code: ['OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST'] })),
+    fc
+      .constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty')
+      .map((name) => post(JSON.stringify({ query: 'query A { __typename }', operationName: name }), { status: [400], code: ['OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST'] })),
     fc.constant(post('{"query":"{ __typename }","variables":{"__proto__":null},"extensions":{"__proto__":{"persistedQuery":1}}}', { status: [200], data: { __typename: 'Query' } })),
     fc.constant(post('{"query":"mutation { deleteProduct(id: \\"150\\") }","variables":{"__proto__":{"role":"ADMIN","userId":1}}}', { status: [401], code: ['UNAUTHENTICATED'] })),
   );
@@ -382,13 +405,33 @@ function hostileGet(): fc.Arbitrary<HostileRequest> {
   const e = encodeURIComponent;
   const part = fc.oneof(
     fc.constantFrom(
-      'query=%ZZ', 'query=%', 'query=%E0%A4%A', 'query=%7B__typename%7D', `query=${e(VALID_QUERY)}`, `query=${e('mutation { deleteProduct(id: "150") }')}`, 'variables=%7B',
-      `variables=${e('1e999')}`, `variables=${e('[1]')}`, `variables=${e('"x"')}`, `variables=${e('{"id":1e999}')}`, `extensions=${e('{"persistedQuery":{"version":1,"sha256Hash":"zz"}}')}`,
-      `extensions=${e('[]')}`, `operationName=${e('__proto__')}`, '__proto__[x]=1', 'query[]=a', '=&=&&', 'query', 'query=', `query=${e('{ product(id: "1") { id } }')}&query=${e('{ __typename }')}`,
+      'query=%ZZ',
+      'query=%',
+      'query=%E0%A4%A',
+      'query=%7B__typename%7D',
+      `query=${e(VALID_QUERY)}`,
+      `query=${e('mutation { deleteProduct(id: "150") }')}`,
+      'variables=%7B',
+      `variables=${e('1e999')}`,
+      `variables=${e('[1]')}`,
+      `variables=${e('"x"')}`,
+      `variables=${e('{"id":1e999}')}`,
+      `extensions=${e('{"persistedQuery":{"version":1,"sha256Hash":"zz"}}')}`,
+      `extensions=${e('[]')}`,
+      `operationName=${e('__proto__')}`,
+      '__proto__[x]=1',
+      'query[]=a',
+      '=&=&&',
+      'query',
+      'query=',
+      `query=${e('{ product(id: "1") { id } }')}&query=${e('{ __typename }')}`,
     ),
     fc.string({ maxLength: 60 }).map((s) => `query=${e(s)}`),
     fc.string({ maxLength: 60 }).map((s) => `variables=${e(s)}`),
-    fc.string({ unit: 'binary', maxLength: 40 }).filter((s) => !/\p{Surrogate}/u.test(s)).map((s) => `${e(s)}=${e(s)}`),
+    fc
+      .string({ unit: 'binary', maxLength: 40 })
+      .filter((s) => !/\p{Surrogate}/u.test(s))
+      .map((s) => `${e(s)}=${e(s)}`),
   );
   const headers = fc.constantFrom<Record<string, string>>(
     { 'apollo-require-preflight': 'true' },
@@ -403,12 +446,29 @@ function hostileGet(): fc.Arbitrary<HostileRequest> {
   // A parameter given twice is refused by Apollo, so the response tier must not answer it either, even
   // when the first value names a request it holds (the valid query, answered before the fuzz).
   const twice = fc
-    .constantFrom<Array<[string, string]>>([['query', '{ __typename }']], [['variables', '{"id":"2"}']], [['operationName', 'P'], ['operationName', 'P']], [['extensions', '{}'], ['extensions', '{}']])
+    .constantFrom<Array<[string, string]>>(
+      [['query', '{ __typename }']],
+      [['variables', '{"id":"2"}']],
+      [
+        ['operationName', 'P'],
+        ['operationName', 'P'],
+      ],
+      [
+        ['extensions', '{}'],
+        ['extensions', '{}'],
+      ],
+    )
     .map((extra) => get(new URLSearchParams([['query', PRODUCT_QUERY], ['variables', '{"id":"1"}'], ...extra]).toString(), { status: [400], code: ['BAD_REQUEST'] }));
   const tooLong = fc.integer({ min: 17_000, max: 60_000 }).map((n) => get(`query=${'x'.repeat(n)}`, { status: [431], nodeMayRefuse: true, mayBeCutOff: true }));
-  const valid = fc.record({ id: fc.integer({ min: 1, max: 20 }), accept: fc.constantFrom('application/json', 'application/graphql-response+json', '*/*') }).map(({ id, accept }) =>
-    get(`query=${e(PRODUCT_QUERY)}&variables=${e(JSON.stringify({ id: String(id) }))}`, { status: [200], data: { product: { id: String(id), name: expect.any(String), priceCents: expect.any(Number) } } }, { 'apollo-require-preflight': 'true', accept }),
-  );
+  const valid = fc
+    .record({ id: fc.integer({ min: 1, max: 20 }), accept: fc.constantFrom('application/json', 'application/graphql-response+json', '*/*') })
+    .map(({ id, accept }) =>
+      get(
+        `query=${e(PRODUCT_QUERY)}&variables=${e(JSON.stringify({ id: String(id) }))}`,
+        { status: [200], data: { product: { id: String(id), name: expect.any(String), priceCents: expect.any(Number) } } },
+        { 'apollo-require-preflight': 'true', accept },
+      ),
+    );
   return fc.oneof({ arbitrary: composed, weight: 8 }, { arbitrary: twice, weight: 1 }, { arbitrary: tooLong, weight: 1 }, { arbitrary: valid, weight: 2 });
 }
 
@@ -432,17 +492,29 @@ function anonymousMutations(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
     write.map((field) => `mutation W { ... on Mutation { ${field} } }`),
   );
   const refused = { status: [401], code: ['UNAUTHENTICATED'] } as const;
-  const withVariables = fc.nat().map((n) =>
-    post(JSON.stringify({ query: 'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }', variables: { input: { sku: `${m.tag}-v${n}`, name: m.tag, description: m.tag, priceCents: 1, stock: 1, categoryId: '1' } } }), refused),
-  );
+  const withVariables = fc
+    .nat()
+    .map((n) =>
+      post(
+        JSON.stringify({
+          query: 'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+          variables: { input: { sku: `${m.tag}-v${n}`, name: m.tag, description: m.tag, priceCents: 1, stock: 1, categoryId: '1' } },
+        }),
+        refused,
+      ),
+    );
   const chosen = product.map((id) => post(JSON.stringify({ query: `query Q { __typename } mutation M { deleteProduct(id: "${id}") }`, operationName: 'M' }), refused));
-  const tooMany = fc.array(write, { minLength: 6, maxLength: 12 }).map((fields) =>
-    post(JSON.stringify({ query: `mutation { ${fields.map((f, i) => `w${i}: ${f}`).join(' ')} }` }), REFUSED),
-  );
+  const tooMany = fc.array(write, { minLength: 6, maxLength: 12 }).map((fields) => post(JSON.stringify({ query: `mutation { ${fields.map((f, i) => `w${i}: ${f}`).join(' ')} }` }), REFUSED));
   // A signed-in USER asking for an ADMIN write: 403, and nothing written either.
-  const asUser = fc.tuple(fc.constantFrom(...VALID_USERS), product).map(([user, id]) =>
-    post(JSON.stringify({ query: `mutation { updateProduct(id: "${id}", input: { name: "${m.tag}" }) { id } }` }), { status: [403], code: ['FORBIDDEN'] }, { headers: { ...JSON_HEADERS, authorization: `Bearer ${m.validTokens.get(user)}` } }),
-  );
+  const asUser = fc
+    .tuple(fc.constantFrom(...VALID_USERS), product)
+    .map(([user, id]) =>
+      post(
+        JSON.stringify({ query: `mutation { updateProduct(id: "${id}", input: { name: "${m.tag}" }) { id } }` }),
+        { status: [403], code: ['FORBIDDEN'] },
+        { headers: { ...JSON_HEADERS, authorization: `Bearer ${m.validTokens.get(user)}` } },
+      ),
+    );
   const overGet = operation.map((query) => get(`query=${encodeURIComponent(query)}`, { status: [405], code: ['BAD_REQUEST'] }));
   return fc.oneof(
     { arbitrary: operation.map((query) => post(JSON.stringify({ query }), refused)), weight: 10 },
@@ -457,8 +529,41 @@ function anonymousMutations(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
 function unknownFields(): fc.Arbitrary<HostileRequest> {
   const { post } = requestsOf('unknown fields');
   const known = new Set([
-    'product', 'products', 'category', 'categories', 'user', 'me', 'id', 'sku', 'name', 'description', 'priceCents', 'stock', 'viewCount', 'updatedAt', 'reviews', 'rating', 'body', 'author',
-    'slug', 'email', 'first', 'after', 'categoryId', 'input', 'Product', 'Category', 'Review', 'User', 'Query', 'Mutation', 'String', 'Int', 'ID', 'Boolean', 'Float',
+    'product',
+    'products',
+    'category',
+    'categories',
+    'user',
+    'me',
+    'id',
+    'sku',
+    'name',
+    'description',
+    'priceCents',
+    'stock',
+    'viewCount',
+    'updatedAt',
+    'reviews',
+    'rating',
+    'body',
+    'author',
+    'slug',
+    'email',
+    'first',
+    'after',
+    'categoryId',
+    'input',
+    'Product',
+    'Category',
+    'Review',
+    'User',
+    'Query',
+    'Mutation',
+    'String',
+    'Int',
+    'ID',
+    'Boolean',
+    'Float',
   ]);
   const misspelt = fc
     .tuple(fc.constantFrom(...known), fc.nat(), fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCXYZ_0'), fc.constantFrom('insert', 'drop', 'replace'))
@@ -484,8 +589,20 @@ function contentTypes(): fc.Arbitrary<HostileRequest> {
   const { post } = requestsOf('content types');
   const simple = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'];
   const type = fc.constantFrom(
-    undefined, ...simple, 'application/graphql', 'application/xml', '', 'application/json; charset=utf-16', 'application/jsonx', 'APPLICATION/JSON', 'application/json;;;',
-    'application/*', '*/*', 'application/graphql-response+json', 'text/json', 'application/json; boundary=--x',
+    undefined,
+    ...simple,
+    'application/graphql',
+    'application/xml',
+    '',
+    'application/json; charset=utf-16',
+    'application/jsonx',
+    'APPLICATION/JSON',
+    'application/json;;;',
+    'application/*',
+    '*/*',
+    'application/graphql-response+json',
+    'text/json',
+    'application/json; boundary=--x',
   );
   const body = fc.constantFrom(JSON.stringify({ query: VALID_QUERY }), 'query=%7B__typename%7D', '{ __typename }', '--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{"query":"{ __typename }"}\r\n--x--');
   return fc.record({ type, preflight: fc.boolean(), body }).map(({ type, preflight, body }) => {
@@ -493,7 +610,10 @@ function contentTypes(): fc.Arbitrary<HostileRequest> {
     // Apollo's CSRF prevention: a "simple" request (one a browser sends cross-site without asking) is refused.
     const csrf = !preflight && (type === undefined || simple.some((s) => type.toLowerCase().startsWith(s.split(';')[0] as string)));
     // Sent as bytes, so fetch adds no content type of its own.
-    return post(Buffer.from(body), csrf ? { status: [400], code: ['BAD_REQUEST'] } : { status: [200, 400, 415] }, { headers, summary: `POST content-type ${JSON.stringify(type)}${preflight ? ' with preflight' : ''}: ${preview(body, 60)}` });
+    return post(Buffer.from(body), csrf ? { status: [400], code: ['BAD_REQUEST'] } : { status: [200, 400, 415] }, {
+      headers,
+      summary: `POST content-type ${JSON.stringify(type)}${preflight ? ' with preflight' : ''}: ${preview(body, 60)}`,
+    });
   });
 }
 
@@ -535,10 +655,7 @@ function malformedHttp(): fc.Arbitrary<HostileRequest> {
     sending: { kind: 'raw', bytes: () => Buffer.from(text, 'latin1'), then },
     expect: { status: [200, 400, 404, 413, 505], nodeMayRefuse: true },
   });
-  return fc.oneof(
-    { arbitrary: fc.oneof(incomplete, generated).map((text) => raw(text, 'half-close')), weight: 3 },
-    { arbitrary: complete.map((text) => raw(text, 'wait')), weight: 1 },
-  );
+  return fc.oneof({ arbitrary: fc.oneof(incomplete, generated).map((text) => raw(text, 'half-close')), weight: 3 }, { arbitrary: complete.map((text) => raw(text, 'wait')), weight: 1 });
 }
 
 function clientHangUps(): fc.Arbitrary<HostileRequest> {
@@ -562,7 +679,9 @@ function methodsAndPaths(): fc.Arbitrary<HostileRequest> {
     fc.constantFrom('PUT', 'DELETE', 'PATCH', 'PROPFIND').map((method) => request(method, '/graphql', { status: [405], code: ['BAD_REQUEST'] })),
     fc.constant(request('HEAD', '/graphql', { status: [400, 405] })),
     fc.constant(request('OPTIONS', '/graphql', { status: [400, 405] })),
-    fc.constantFrom('/', '/graphq', '/graphqlx', '/health', '/health/ready/x', '/%2e%2e/graphql', '/graphql%2F', '//', '/..;/graphql', '/graphql%00', '/GRAPHQL', '/favicon.ico').map((path) => request('POST', path, { status: [200, 400, 404] })),
+    fc
+      .constantFrom('/', '/graphq', '/graphqlx', '/health', '/health/ready/x', '/%2e%2e/graphql', '/graphql%2F', '//', '/..;/graphql', '/graphql%00', '/GRAPHQL', '/favicon.ico')
+      .map((path) => request('POST', path, { status: [200, 400, 404] })),
     fc.string({ maxLength: 40 }).map((s) => request('GET', `/${encodeURIComponent(s)}`, { status: [200, 400, 404] }, {})),
   );
 }

@@ -176,13 +176,7 @@ export function productState(row: { name: string; stock: number; priceCents: num
 }
 
 /** Sends one operation to one instance and times it. */
-export async function send(
-  instance: Instance,
-  phase: string,
-  text: string,
-  variables: Record<string, unknown>,
-  as: 'anonymous' | 'admin',
-): Promise<{ span: Span; result?: GraphQLResult; thrown?: string }> {
+export async function send(instance: Instance, phase: string, text: string, variables: Record<string, unknown>, as: 'anonymous' | 'admin'): Promise<{ span: Span; result?: GraphQLResult; thrown?: string }> {
   const sentAt = performance.now();
   try {
     const result = as === 'admin' ? await instance.t.mutate(text, variables) : await instance.t.query(text, variables);
@@ -334,7 +328,13 @@ async function createReview(model: CatalogModel, own: Instance, random: SeededRa
     return;
   }
   // The product must exist: BAD_USER_INPUT on input.productId only when its deletion may have committed first.
-  classifyWriteErrors(model, { span, result, thrown }, 'createReview', product, (error) => error.extensions?.code === 'BAD_USER_INPUT' && error.extensions.argumentName === 'input.productId' && model.deleteSentBefore(product, span.answeredAt));
+  classifyWriteErrors(
+    model,
+    { span, result, thrown },
+    'createReview',
+    product,
+    (error) => error.extensions?.code === 'BAD_USER_INPUT' && error.extensions.argumentName === 'input.productId' && model.deleteSentBefore(product, span.answeredAt),
+  );
 }
 
 async function deleteReview(model: CatalogModel, own: Instance, random: SeededRandom, phase: () => string): Promise<void> {
@@ -365,13 +365,7 @@ type GraphQLError = NonNullable<GraphQLResult['body']['errors']>[number];
  * (the test's own history explains it: a concurrent deletion), a failure otherwise (no answer, a
  * status other than 200, any other error).
  */
-function classifyWriteErrors(
-  model: CatalogModel,
-  { span, result, thrown }: { span: Span; result?: GraphQLResult; thrown?: string },
-  operation: string,
-  item: string,
-  expected: (error: GraphQLError) => boolean,
-): void {
+function classifyWriteErrors(model: CatalogModel, { span, result, thrown }: { span: Span; result?: GraphQLResult; thrown?: string }, operation: string, item: string, expected: (error: GraphQLError) => boolean): void {
   const errors = result?.body.errors ?? [];
   if (result?.status === 200 && errors.length === 1 && expected(errors[0] as GraphQLError)) {
     model.writes.push({ ...span, operation, item, outcome: 'domain error', detail: String(errors[0]?.extensions?.code) });

@@ -25,7 +25,7 @@ describe('floodForeignKeys', () => {
     return client;
   }
 
-  it('under a 2mb allkeys-lru maxmemory, evicts keys, the app\'s among them', async () => {
+  it("under a 2mb allkeys-lru maxmemory, evicts keys, the app's among them", async () => {
     const redis = await redisWith({ maxmemory: '2mb', maxmemoryPolicy: 'allkeys-lru' });
     const own = Array.from({ length: 50 }, (_, i) => `app:${i}`);
     for (const key of own) await redis.set(key, 'v'.repeat(1024));

@@ -11,12 +11,7 @@ import { freePort } from './ports.ts';
  * - `drop`: every connection is ended (FIN) and new ones are ended as soon as they are accepted.
  * - `reset`: every connection is destroyed with a TCP RST, and so is each new one.
  */
-export type FaultMode =
-  | { kind: 'pass' }
-  | { kind: 'delay'; ms: number }
-  | { kind: 'hang' }
-  | { kind: 'drop' }
-  | { kind: 'reset' };
+export type FaultMode = { kind: 'pass' } | { kind: 'delay'; ms: number } | { kind: 'hang' } | { kind: 'drop' } | { kind: 'reset' };
 
 export interface FaultProxyOptions {
   /** The port the proxy forwards to, usually a throwaway redis-server's. */
@@ -115,7 +110,12 @@ export class FaultProxy {
       case 'pass':
       case 'delay':
       case 'hang': {
-        const link = new Link(client, this.target, () => this.mode, () => this.links.delete(link));
+        const link = new Link(
+          client,
+          this.target,
+          () => this.mode,
+          () => this.links.delete(link),
+        );
         this.links.add(link);
         return;
       }

@@ -12,9 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
  */
 export function serverPid(url: string): number {
   const port = new URL(url).port;
-  const children = readdirSync('/proc/self/task').flatMap((task) =>
-    readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
-  );
+  const children = readdirSync('/proc/self/task').flatMap((task) => readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
   for (const pid of children) {
     const environment = readOrUndefined(`/proc/${pid}/environ`)?.split('\0');
     if (environment?.includes(`PORT=${port}`)) return pid;

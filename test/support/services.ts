@@ -7,8 +7,7 @@ import { TEST_TOKEN_SECRET } from './tokens.ts';
  * TEST_DATABASE_URL / TEST_REDIS_URL to point elsewhere. Each run makes its own database on that
  * server and its own Redis key prefix, so runs never see each other's data.
  */
-export const adminDatabaseUrl =
-  process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
+export const adminDatabaseUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres:postgres@127.0.0.1:5432/postgres';
 
 export const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -45,21 +45,14 @@ export class ThrowawayCluster {
     const ports: number[] = [];
     for (let i = 0; i < size; i++) ports.push(await freePort());
     const nodes = ports.map((port) =>
-      spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-          '--dir', dir, '--save', '', '--appendonly', 'no'],
-        { stdio: 'ignore' },
-      ),
+      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--dir', dir, '--save', '', '--appendonly', 'no'], {
+        stdio: 'ignore',
+      }),
     );
     const cluster = new ThrowawayCluster(ports, nodes, dir);
     try {
       await Promise.all(ports.map((port) => waitForPing(port)));
-      const create = spawnSync(
-        'redis-cli',
-        ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'],
-        { encoding: 'utf8', timeout: 30_000 },
-      );
+      const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
       if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
       await Promise.all(ports.map((port) => waitForClusterOk(port)));
       return cluster;

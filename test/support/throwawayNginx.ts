@@ -159,7 +159,14 @@ const ACCESS_LOG = 'access.log';
 function findNginx(): string {
   const candidates = process.env.NGINX_BINARY
     ? [process.env.NGINX_BINARY]
-    : [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'nginx')), '/usr/sbin/nginx', '/usr/local/sbin/nginx'];
+    : [
+        ...(process.env.PATH ?? '')
+          .split(path.delimiter)
+          .filter(Boolean)
+          .map((dir) => path.join(dir, 'nginx')),
+        '/usr/sbin/nginx',
+        '/usr/local/sbin/nginx',
+      ];
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

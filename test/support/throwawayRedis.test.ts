@@ -56,7 +56,7 @@ describe('ThrowawayRedis', () => {
     expect(redis.status).not.toBe('ready');
   });
 
-  it('fails to start with redis-server\'s own message when an option is wrong', async () => {
+  it("fails to start with redis-server's own message when an option is wrong", async () => {
     await expect(ThrowawayRedis.start({ extraArgs: ['--maxmemory-policy', 'sometimes'] })).rejects.toThrow(/maxmemory-policy/);
     await expect(ThrowawayRedis.start({ maxmemory: 'lots' })).rejects.toThrow(/maxmemory must be/);
   });

@@ -7,15 +7,7 @@ import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
 
 /** Redis's eviction policies (`maxmemory-policy`). */
-export type MaxmemoryPolicy =
-  | 'noeviction'
-  | 'allkeys-lru'
-  | 'allkeys-lfu'
-  | 'allkeys-random'
-  | 'volatile-lru'
-  | 'volatile-lfu'
-  | 'volatile-random'
-  | 'volatile-ttl';
+export type MaxmemoryPolicy = 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random' | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
 
 export interface ThrowawayRedisOptions {
   /** Redis's `maxmemory`: bytes, or a size such as `'2mb'`. @default no limit */
@@ -56,9 +48,7 @@ export class ThrowawayRedis {
     // The default is dump.rdb in the working directory, which a start would load if anything left one
     // there. A persistent instance gets a directory of its own; the others a dump name of their own,
     // which nothing writes, so that they always come back empty.
-    const files = options.appendonly
-      ? { dir: await mkdtemp(path.join(tmpdir(), 'throwaway-redis-')), dbfilename: 'dump.rdb' }
-      : { dir: tmpdir(), dbfilename: `throwaway-redis-${randomUUID()}.rdb` };
+    const files = options.appendonly ? { dir: await mkdtemp(path.join(tmpdir(), 'throwaway-redis-')), dbfilename: 'dump.rdb' } : { dir: tmpdir(), dbfilename: `throwaway-redis-${randomUUID()}.rdb` };
     args.push('--dir', files.dir, '--dbfilename', files.dbfilename);
     const redis = new ThrowawayRedis(port, args, options.appendonly ? files.dir : path.join(files.dir, files.dbfilename));
     try {

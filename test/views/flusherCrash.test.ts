@@ -68,8 +68,7 @@ describe('a flusher process killed mid-flush', () => {
   }
 
   let ids: number[] = [];
-  const storedViews = async () =>
-    (await db.prisma.product.aggregate({ where: { id: { in: ids } }, _sum: { viewCount: true } }))._sum.viewCount ?? 0;
+  const storedViews = async () => (await db.prisma.product.aggregate({ where: { id: { in: ids } }, _sum: { viewCount: true } }))._sum.viewCount ?? 0;
 
   /** Of the entries pending on `consumer`, how many are in the database already (committed, not acked). */
   async function committedNotAcked(consumer: string): Promise<number> {
@@ -92,10 +91,7 @@ describe('a flusher process killed mid-flush', () => {
    * SIGKILLs the flusher at a moment when it holds a batch that `when` accepts. Each try freezes the
    * process (SIGSTOP), so its state can be read without racing it, and lets it run on if not.
    */
-  async function killWhen(
-    flusher: { child: ChildProcess; consumer: string; exited: Promise<unknown> },
-    when: (batch: { held: number; committed: number }) => boolean,
-  ): Promise<void> {
+  async function killWhen(flusher: { child: ChildProcess; consumer: string; exited: Promise<unknown> }, when: (batch: { held: number; committed: number }) => boolean): Promise<void> {
     // Left alone until it has committed a batch: a process that is still warming up holds none.
     const floor = await storedViews();
     await expect.poll(storedViews, { timeout: 15_000, interval: 5 }).toBeGreaterThan(floor);

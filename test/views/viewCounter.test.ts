@@ -49,7 +49,10 @@ describe('ViewCounter', () => {
     await counter.record(a);
     await counter.record(a);
     const entries = (await redis.xrevrange(keys.stream, '+', '-', 'COUNT', 2)).map(([, fields]) => fields);
-    expect(entries.map((fields) => fields.slice(0, 2))).toEqual([['p', String(a)], ['p', String(a)]]);
+    expect(entries.map((fields) => fields.slice(0, 2))).toEqual([
+      ['p', String(a)],
+      ['p', String(a)],
+    ]);
     expect(entries[0]?.[3]).not.toBe(entries[1]?.[3]);
   });
 

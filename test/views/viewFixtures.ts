@@ -51,11 +51,7 @@ export function sharedRedis(): Redis {
 
 /** Stream length, entries still pending in the group, and the pending-count hash. */
 export async function bufferState(redis: Redis, keys: ViewKeys): Promise<{ stream: number; unacked: number; pending: Record<string, string> }> {
-  const [stream, summary, pending] = await Promise.all([
-    redis.xlen(keys.stream),
-    redis.xpending(keys.stream, 'flushers').catch(() => [0]),
-    redis.hgetall(keys.pending),
-  ]);
+  const [stream, summary, pending] = await Promise.all([redis.xlen(keys.stream), redis.xpending(keys.stream, 'flushers').catch(() => [0]), redis.hgetall(keys.pending)]);
   return { stream, unacked: Number((summary as unknown[])[0] ?? 0), pending };
 }
 

@@ -21,17 +21,10 @@ export interface BackgroundRefreshOptions {
  * the fleet refreshes each key. An entry served from the local tier is first looked up in the shared
  * tier: another instance may have refreshed it already, and then copying it up costs no load.
  */
-export function refreshInBackground<R, V>(
-  options: BackgroundRefreshOptions,
-  kind: CachedKind<V>,
-  served: readonly ReadItem<R, V>[],
-  read: { load: Load<R, V>; fences: Fences },
-): void {
+export function refreshInBackground<R, V>(options: BackgroundRefreshOptions, kind: CachedKind<V>, served: readonly ReadItem<R, V>[], read: { load: Load<R, V>; fences: Fences }): void {
   const { tiers, leases, flights } = options;
   // Fresh records: the served ones already answered their request.
-  let candidates: ReadItem<R, V>[] = served
-    .filter((item) => !flights.has(item.key))
-    .map((item) => ({ item: item.item, key: item.key, tags: item.tags, ...(item.refresh ? { refresh: item.refresh } : {}) }));
+  let candidates: ReadItem<R, V>[] = served.filter((item) => !flights.has(item.key)).map((item) => ({ item: item.item, key: item.key, tags: item.tags, ...(item.refresh ? { refresh: item.refresh } : {}) }));
   if (candidates.length === 0) return;
   const refresh = async () => {
     const tags = candidates.flatMap((item) => item.tags);
@@ -44,8 +37,7 @@ export function refreshInBackground<R, V>(
       const lookup = await tiers.shared.getMany(candidates.map(tierRead), kind);
       fences.shared = lookup.fence;
       const now = options.now();
-      const newer = (entry: CacheEntry<V> | undefined, item: ReadItem<R, V>) =>
-        entry !== undefined && now < entry.expiresAt && entry.expiresAt > (item.refresh?.servedExpiry ?? Infinity);
+      const newer = (entry: CacheEntry<V> | undefined, item: ReadItem<R, V>) => entry !== undefined && now < entry.expiresAt && entry.expiresAt > (item.refresh?.servedExpiry ?? Infinity);
       const copies = candidates.flatMap((item, i) => (newer(lookup.entries[i], item) ? [tierWrite(item, lookup.entries[i] as CacheEntry<V>, now)] : []));
       await fillTiers({ local: tiers.local }, copies, fences);
       candidates = candidates.filter((item, i) => !newer(lookup.entries[i], item));

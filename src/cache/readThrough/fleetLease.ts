@@ -27,13 +27,7 @@ export interface FleetLeaseOptions {
  * A load started in one round runs while later rounds sleep, so its failure is caught at once and
  * rethrown at the end: a rejection nobody awaits yet would take the process down.
  */
-export async function loadOnceAcrossFleet<R, V>(
-  options: FleetLeaseOptions,
-  kind: CachedKind<V>,
-  items: readonly ReadItem<R, V>[],
-  load: Load<R, V>,
-  fences: Fences,
-): Promise<void> {
+export async function loadOnceAcrossFleet<R, V>(options: FleetLeaseOptions, kind: CachedKind<V>, items: readonly ReadItem<R, V>[], load: Load<R, V>, fences: Fences): Promise<void> {
   const { leases, tiers, fill } = options;
   const loads: Promise<void>[] = [];
   let failure: { error: unknown } | undefined;

@@ -42,7 +42,11 @@ export class LoadAndFill {
     this.computeMsByKind.set(kind.name, computeMs);
     const now = this.options.now();
     items.forEach((item, i) => (item.answer = { value: values[i] ?? null }));
-    await fillTiers(this.options.tiers, items.map((item, i) => tierWrite(item, this.entryFor(kind, values[i] ?? null, { computeMs, now }), now)), fences);
+    await fillTiers(
+      this.options.tiers,
+      items.map((item, i) => tierWrite(item, this.entryFor(kind, values[i] ?? null, { computeMs, now }), now)),
+      fences,
+    );
   }
 
   /** Loads without filling: a kind the schema does not let us cache. */

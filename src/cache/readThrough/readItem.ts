@@ -50,8 +50,5 @@ export function tierWrite(item: { readonly key: string; readonly tags: readonly 
 /** Stores `writes` in every tier of `tiers` that is present, each under its own fence. */
 export async function fillTiers(tiers: Tiers, writes: readonly TierWrite[], fences: Fences): Promise<void> {
   if (writes.length === 0) return;
-  await Promise.all([
-    tiers.local && fences.local ? tiers.local.setMany(writes, fences.local) : undefined,
-    tiers.shared && fences.shared ? tiers.shared.setMany(writes, fences.shared) : undefined,
-  ]);
+  await Promise.all([tiers.local && fences.local ? tiers.local.setMany(writes, fences.local) : undefined, tiers.shared && fences.shared ? tiers.shared.setMany(writes, fences.shared) : undefined]);
 }

@@ -151,9 +151,7 @@ export class ReadThrough {
       ...(shared ? { shared: await shared.fence(tags, after.generations) } : {}),
     };
     const now = this.now();
-    const entries = writes.map((write) =>
-      tierWrite(write, this.fill.entryFor(kind, write.value, { now, ...(write.version !== undefined ? { version: write.version } : {}) }), now),
-    );
+    const entries = writes.map((write) => tierWrite(write, this.fill.entryFor(kind, write.value, { now, ...(write.version !== undefined ? { version: write.version } : {}) }), now));
     await fillTiers(this.tiers, entries, fences);
   }
 
@@ -180,12 +178,6 @@ export class ReadThrough {
     const { leases } = this.options;
     const shared = this.tiers.shared;
     if (!leases || !shared) return this.fill.run(kind, items, load, fences, 'miss');
-    await loadOnceAcrossFleet(
-      { leases, tiers: { ...this.tiers, shared }, fill: this.fill, leaseWaitMs: this.options.leaseWaitMs, now: this.now, elapsed: this.elapsed },
-      kind,
-      items,
-      load,
-      fences,
-    );
+    await loadOnceAcrossFleet({ leases, tiers: { ...this.tiers, shared }, fill: this.fill, leaseWaitMs: this.options.leaseWaitMs, now: this.now, elapsed: this.elapsed }, kind, items, load, fences);
   }
 }

@@ -6,11 +6,7 @@ import type { ReadItem } from './readItem.ts';
  * load; the others are loaded together, with one call of `start`, which must answer every item it
  * is given.
  */
-export async function loadInFlight<R, V>(
-  flights: SingleFlight<unknown>,
-  items: readonly ReadItem<R, V>[],
-  start: (items: ReadItem<R, V>[]) => Promise<void>,
-): Promise<void> {
+export async function loadInFlight<R, V>(flights: SingleFlight<unknown>, items: readonly ReadItem<R, V>[], start: (items: ReadItem<R, V>[]) => Promise<void>): Promise<void> {
   const byKey = new Map(items.map((item) => [item.key, item]));
   const values = await flights.run(items, async (keys) => {
     const starting = keys.map((key) => byKey.get(key) as ReadItem<R, V>);

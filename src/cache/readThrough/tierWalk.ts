@@ -15,12 +15,7 @@ export interface TierWalkClock {
  * and copies shared hits into the local tier under its fence. Returns each tier's fence, taken as it
  * was read: the fills of whatever is still missing are made under them.
  */
-export async function walkTiers<R, V>(
-  tiers: Tiers,
-  kind: CachedKind<V>,
-  items: readonly ReadItem<R, V>[],
-  options: { clock: TierWalkClock; freshness: FreshnessPolicy },
-): Promise<Fences> {
+export async function walkTiers<R, V>(tiers: Tiers, kind: CachedKind<V>, items: readonly ReadItem<R, V>[], options: { clock: TierWalkClock; freshness: FreshnessPolicy }): Promise<Fences> {
   const fences: Fences = {};
   for (const role of ['local', 'shared'] as const) {
     const tier = tiers[role];

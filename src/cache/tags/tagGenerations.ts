@@ -58,7 +58,11 @@ export class TagGenerations {
   async read(tags: readonly string[]): Promise<Map<string, string | null>> {
     if (tags.length === 0) return new Map();
     const { redis, keys } = this.options;
-    const values = await mgetBySlot(tags.map((tag) => keys.tag(tag)), redis, (group) => redis.mget(...group));
+    const values = await mgetBySlot(
+      tags.map((tag) => keys.tag(tag)),
+      redis,
+      (group) => redis.mget(...group),
+    );
     return new Map(tags.map((tag, i) => [tag, values[i] ?? null]));
   }
 
@@ -104,21 +108,25 @@ export class TagGenerations {
     const unique = [...new Set(tags)];
     const generations = new Map(unique.map((tag) => [keys.tag(tag), newGeneration('invalidated')]));
     const lifetimes = new Map(unique.map((tag) => [keys.tag(tag), this.lifetimeMs(tag)]));
-    const done = await this.options.guard.run(false, async () => {
-      // One MULTI per hash slot: all of them at once on a single Redis.
-      await Promise.all(
-        groupBySlot([...lifetimes.keys()], redis).map((group) => {
-          const multi = redis.multi();
-          for (const key of group) multi.set(key, generations.get(key) as string, 'PX', lifetimes.get(key) as number);
-          // exec() resolves even when a command inside failed: look at each reply.
-          return multi.exec().then((replies) => {
-            const failed = replies === null ? new Error('MULTI aborted') : replies.find(([error]) => error)?.[0];
-            if (failed) throw failed;
-          });
-        }),
-      );
-      return true;
-    }, options);
+    const done = await this.options.guard.run(
+      false,
+      async () => {
+        // One MULTI per hash slot: all of them at once on a single Redis.
+        await Promise.all(
+          groupBySlot([...lifetimes.keys()], redis).map((group) => {
+            const multi = redis.multi();
+            for (const key of group) multi.set(key, generations.get(key) as string, 'PX', lifetimes.get(key) as number);
+            // exec() resolves even when a command inside failed: look at each reply.
+            return multi.exec().then((replies) => {
+              const failed = replies === null ? new Error('MULTI aborted') : replies.find(([error]) => error)?.[0];
+              if (failed) throw failed;
+            });
+          }),
+        );
+        return true;
+      },
+      options,
+    );
     return done ? tags.map((tag) => generations.get(keys.tag(tag)) as string) : undefined;
   }
 

@@ -189,7 +189,7 @@ function getValidMaxBytes(options: MemoryTierOptions): number {
 function getValidLog(options: MemoryTierOptions): InvalidationLog {
   if (options.log === undefined) return new InvalidationLog({ rememberedTags: options.rememberedTags });
   if (options.rememberedTags !== undefined) {
-    throw new TypeError('rememberedTags configures the tier\'s own log: with a shared log, set it where the log is made');
+    throw new TypeError("rememberedTags configures the tier's own log: with a shared log, set it where the log is made");
   }
   return options.log;
 }

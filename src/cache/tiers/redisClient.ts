@@ -85,7 +85,13 @@ export async function waitUntilReady(redis: Redis | Cluster, ms: number): Promis
 export async function closeRedisClient(redis: Redis | Cluster, ms = 1000): Promise<void> {
   if (redis.status === 'ready') {
     const timer = new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
-    await Promise.race([redis.quit().then(() => undefined, () => undefined), timer]);
+    await Promise.race([
+      redis.quit().then(
+        () => undefined,
+        () => undefined,
+      ),
+      timer,
+    ]);
   }
   redis.disconnect();
 }

@@ -42,9 +42,7 @@ export class RedisTier implements CacheTier {
     if (reads.length === 0) return { entries: [], fence: this.noFence() };
     const tagList = uniqueTags(reads.map((read) => read.tags));
     // Entries and generations together: issued in one tick, they leave in one round trip.
-    const replies = await this.options.guard.run(undefined, () =>
-      Promise.all([this.mget(reads.map((read) => read.key)), this.generations.read(tagList)]),
-    );
+    const replies = await this.options.guard.run(undefined, () => Promise.all([this.mget(reads.map((read) => read.key)), this.generations.read(tagList)]));
     if (replies === undefined) return { entries: reads.map(() => undefined), fence: this.noFence() };
     const [raw, generations] = replies;
     const entries = raw.map((bytes, i) => (bytes === null ? undefined : this.decode(reads[i] as TierRead, bytes, kind, generations)));
@@ -99,10 +97,7 @@ export class RedisTier implements CacheTier {
     const expiries = this.generations.expiriesToPush(records.map(({ write }) => write));
     const done = await this.options.guard.run(false, async () => {
       // Issued in one tick, these leave as one pipeline (enableAutoPipelining): one round trip.
-      await Promise.all([
-        ...records.map(({ stored }) => setUnlessNewer(this.options.redis, stored)),
-        ...expiries.map((expiry) => this.generations.pushExpiry(expiry)),
-      ]);
+      await Promise.all([...records.map(({ stored }) => setUnlessNewer(this.options.redis, stored)), ...expiries.map((expiry) => this.generations.pushExpiry(expiry))]);
       return true;
     });
     if (done) this.generations.expiriesPushed(expiries);

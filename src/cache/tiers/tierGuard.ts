@@ -70,10 +70,7 @@ export class TierGuard {
     this.down = true;
     const { outage, tier } = this.options;
     const err = outage ? outage.error(error) : new CacheTierUnavailableError(tier, { cause: error });
-    this.options.logger.warn(
-      { err, tier, cause: error instanceof Error ? error.message : String(error) },
-      outage?.down ?? `cache tier ${tier} unavailable; reads fall through to the next tier and the database`,
-    );
+    this.options.logger.warn({ err, tier, cause: error instanceof Error ? error.message : String(error) }, outage?.down ?? `cache tier ${tier} unavailable; reads fall through to the next tier and the database`);
     this.options.onStateChange?.('down');
   }
 

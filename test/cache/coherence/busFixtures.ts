@@ -10,10 +10,7 @@ import { createRedisClient, waitUntilReady } from '../../../src/cache/tiers/redi
 export const COMMAND_TIMEOUT_MS = 250;
 
 /** What a bus told its owner, in order, with when (performance.now()). */
-export type BusEvent =
-  | { kind: 'invalidation'; at: number; tags: readonly string[]; generations: readonly string[] | undefined }
-  | { kind: 'deaf'; at: number; reason: string }
-  | { kind: 'hearing'; at: number };
+export type BusEvent = { kind: 'invalidation'; at: number; tags: readonly string[]; generations: readonly string[] | undefined } | { kind: 'deaf'; at: number; reason: string } | { kind: 'hearing'; at: number };
 
 /** The owner's side of a bus: it records every callback, as L2 would act on them. */
 export class BusOwner {
@@ -90,10 +87,7 @@ export function connectTo(url: string): Connections {
 }
 
 /** An instance on real Redis: its publisher is ready when this resolves, the bus not necessarily hearing. */
-export async function redisInstance(
-  connections: Connections,
-  options: { channel: string; instanceId: string } & Pick<InvalidationBusOptions, 'heartbeatMs' | 'deadlineMs'>,
-): Promise<RedisInstance> {
+export async function redisInstance(connections: Connections, options: { channel: string; instanceId: string } & Pick<InvalidationBusOptions, 'heartbeatMs' | 'deadlineMs'>): Promise<RedisInstance> {
   const subscriber = await connections.subscriber();
   const publisher = connections.publisher();
   publisher.on('error', () => {});

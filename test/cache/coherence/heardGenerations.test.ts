@@ -32,9 +32,33 @@ describe('HeardGenerations', () => {
   it('one unheard or missing tag refuses the whole response', () => {
     const heard = new HeardGenerations();
     heard.heard(['A', 'B'], ['a1', 'b1']);
-    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b1'], ['C', '~c']]))).toBe(true);
-    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b2'], ['C', '~c']]))).toBe(false);
-    expect(heard.admits(new Map([['A', 'a1'], ['B', 'b1'], ['C', null]]))).toBe(false);
+    expect(
+      heard.admits(
+        new Map([
+          ['A', 'a1'],
+          ['B', 'b1'],
+          ['C', '~c'],
+        ]),
+      ),
+    ).toBe(true);
+    expect(
+      heard.admits(
+        new Map([
+          ['A', 'a1'],
+          ['B', 'b2'],
+          ['C', '~c'],
+        ]),
+      ),
+    ).toBe(false);
+    expect(
+      heard.admits(
+        new Map([
+          ['A', 'a1'],
+          ['B', 'b1'],
+          ['C', null],
+        ]),
+      ),
+    ).toBe(false);
   });
 
   it('forgets the least recently used tags beyond its bound, conservatively', () => {

@@ -26,8 +26,7 @@ function instance(pubsub: FakePubSub, instanceId: string): Instance {
 /** Another instance that is not a bus: it writes raw messages on the channel. */
 function rawOrigin(pubsub: FakePubSub, origin: string) {
   const connection = pubsub.connect();
-  return (seq: number, fields: { tags?: string[]; generations?: string[]; boot?: string } = {}) =>
-    connection.publish(CHANNEL, wireMessage({ origin, seq, ...fields }));
+  return (seq: number, fields: { tags?: string[]; generations?: string[]; boot?: string } = {}) => connection.publish(CHANNEL, wireMessage({ origin, seq, ...fields }));
 }
 
 let pubsub: FakePubSub;
@@ -332,9 +331,7 @@ describe('InvalidationBus: options and owners', () => {
     [{ deadlineMs: 400 }, 'deadlineMs (400) must be greater than heartbeatMs (500)'],
   ])('rejects %o, naming the option', (timing, message) => {
     const connection = pubsub.connect().asRedis;
-    expect(() => busWith({ subscriber: connection, publisher: connection, channel: CHANNEL, instanceId: 'me', commandTimeoutMs: 250, ...timing })).toThrow(
-      new TypeError(`InvalidationBus: ${message}`),
-    );
+    expect(() => busWith({ subscriber: connection, publisher: connection, channel: CHANNEL, instanceId: 'me', commandTimeoutMs: 250, ...timing })).toThrow(new TypeError(`InvalidationBus: ${message}`));
   });
 
   it('an owner callback that throws is logged, and the bus goes on', async () => {

@@ -145,7 +145,9 @@ function measure(label: string, since: number, instances: readonly RedisInstance
 
 describe('InvalidationBus on Redis Cluster, sharded pub/sub', () => {
   it('carries invalidations between instances, with no clear', async () => {
-    const { started: [a, b] } = await startInstances(true, ['a', 'b']);
+    const {
+      started: [a, b],
+    } = await startInstances(true, ['a', 'b']);
     expect(await b!.bus.publish(['Product:1'], ['3'])).toBe(true);
     expect(await waitFor(() => a!.owner.of('invalidation').length === 1, 2000)).toBe(true);
     expect(a!.owner.of('invalidation')[0]).toMatchObject({ tags: ['Product:1'], generations: ['3'] });
@@ -153,7 +155,9 @@ describe('InvalidationBus on Redis Cluster, sharded pub/sub', () => {
   });
 
   it('keeps each instance’s messages in order under load: no clear at all', async () => {
-    const { started: [a, b] } = await startInstances(true, ['a', 'b']);
+    const {
+      started: [a, b],
+    } = await startInstances(true, ['a', 'b']);
     const attempts = await burstOfProbes(b!, a!);
     console.log(`[measured] cluster (sharded) burst: ${attempts.length} invalidations, ${a!.owner.clears()} clears`);
     expect(a!.owner.of('invalidation')).toHaveLength(attempts.length);
@@ -219,14 +223,19 @@ describe('InvalidationBus on Redis Cluster, sharded pub/sub', () => {
 
 describe('InvalidationBus on Redis Cluster, classic pub/sub', () => {
   it('each PUBLISH goes to a random node, so messages overtake each other under load: clears, never a silent loss', async () => {
-    const { started: [a, b] } = await startInstances(false, ['a', 'b']);
+    const {
+      started: [a, b],
+    } = await startInstances(false, ['a', 'b']);
     const attempts = await burstOfProbes(b!, a!);
     console.log(`[measured] cluster (classic) burst: ${attempts.length} invalidations, ${a!.owner.clears()} clears`);
     expect(await silentlyLost(attempts, a!)).toEqual([]);
   });
 
   it('SIGSTOP of the node the subscriber sits on: deaf within the deadline, hearing after SIGCONT, nothing lost silently', async () => {
-    const { channel, started: [a] } = await startInstances(false, ['a']);
+    const {
+      channel,
+      started: [a],
+    } = await startInstances(false, ['a']);
     // Only a's subscriber exists yet: the node that has one is a's.
     const [subscriberNode] = await nodesWithSubscribers(cluster!.ports);
     const b = await addInstance(channel, false, 'b');
@@ -248,7 +257,10 @@ describe('InvalidationBus on Redis Cluster, classic pub/sub', () => {
   });
 
   it('the node the subscriber sits on is killed: the client moves the subscription silently, and no invalidation is lost without a clear', async () => {
-    const { channel, started: [a] } = await startInstances(false, ['a']);
+    const {
+      channel,
+      started: [a],
+    } = await startInstances(false, ['a']);
     const [subscriberNode] = await nodesWithSubscribers(cluster!.ports);
     const b = await addInstance(channel, false, 'b');
     const probes = sendProbes(b.bus, 20);

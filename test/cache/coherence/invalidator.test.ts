@@ -134,7 +134,12 @@ describe('Invalidator: one invalidation', () => {
     const { steps, heard, local, invalidator } = scripted([]);
     const fences = await invalidator.invalidate(['A', 'B']);
     expect(steps).toEqual(['shared A,B', 'drop A,B', 'publish A,B A@1,B@1', 'purge A,B']);
-    expect(fences.generations).toEqual(new Map([['A', 'A@1'], ['B', 'B@1']]));
+    expect(fences.generations).toEqual(
+      new Map([
+        ['A', 'A@1'],
+        ['B', 'B@1'],
+      ]),
+    );
     expect(fences.local).toEqual(local.currentFence());
     // What the local tier has applied, for the late fills that follow.
     expect(heard.admits(new Map([['A', 'A@1']]))).toBe(true);

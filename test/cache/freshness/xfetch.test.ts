@@ -8,9 +8,7 @@ describe('shouldRefreshEarly', () => {
   // Before expiry, at it and past it; fast and slow values; beta off, low, the optimum, high; any sample.
   const grid = [-5_000, -1_000, -300, -100, -10, -1, 0, 1, 50].flatMap((offset) =>
     [0, 1, 10, 100, 1_000].flatMap((deltaMs) =>
-      [0, 0.5, 1, 2, 4].flatMap((beta) =>
-        [1e-12, 1e-6, 0.001, 0.05, 0.2, 0.5, 0.9, 0.999999, 1].map((random) => ({ now: expiresAt + offset, expiresAt, deltaMs, beta, random })),
-      ),
+      [0, 0.5, 1, 2, 4].flatMap((beta) => [1e-12, 1e-6, 0.001, 0.05, 0.2, 0.5, 0.9, 0.999999, 1].map((random) => ({ now: expiresAt + offset, expiresAt, deltaMs, beta, random }))),
     ),
   );
 

@@ -16,7 +16,6 @@ import { categoryKind as kind } from '../../support/testKinds.ts';
 const logger = pino({ level: 'silent' });
 const { redis, prefix } = await useSharedRedis();
 
-
 function setup(name: string) {
   const keys = new CacheKeys(`${prefix}${name}:`);
   const guard = new TierGuard({ tier: 'L3', logger, timeoutMs: 1000 });

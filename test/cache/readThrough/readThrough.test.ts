@@ -98,8 +98,7 @@ function setup(options: Partial<ReadThroughOptions> = {}) {
     ...options,
   });
   // Categories unless a test names another kind (the cast: a default cannot be typed by V).
-  const get = <V>(ids: number[], load: (ids: number[]) => Promise<(V | null)[]>, kind: CachedKind<V> = categoryKind as never) =>
-    readThrough.getMany(kind, batch(ids, kind.name), load);
+  const get = <V>(ids: number[], load: (ids: number[]) => Promise<(V | null)[]>, kind: CachedKind<V> = categoryKind as never) => readThrough.getMany(kind, batch(ids, kind.name), load);
   /** What a mutation does: L3 first, then L2 (see coherence/invalidator.ts). */
   const invalidate = async (tagList: string[]) => {
     await l3.invalidateTags(tagList);

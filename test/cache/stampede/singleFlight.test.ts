@@ -114,9 +114,21 @@ describe('SingleFlight', () => {
   it('abandon leaves flights of other tags joinable, and a landed abandoned flight never removes its successor', async () => {
     const flights = new SingleFlight<string>();
     const { calls, batches, start } = recordingStart();
-    const first = flights.run([{ key: 'a', tags: ['A'] }, { key: 'b', tags: ['B'] }], start);
+    const first = flights.run(
+      [
+        { key: 'a', tags: ['A'] },
+        { key: 'b', tags: ['B'] },
+      ],
+      start,
+    );
     flights.abandon(['A']);
-    const second = flights.run([{ key: 'a', tags: ['A'] }, { key: 'b', tags: ['B'] }], start);
+    const second = flights.run(
+      [
+        { key: 'a', tags: ['A'] },
+        { key: 'b', tags: ['B'] },
+      ],
+      start,
+    );
     expect(calls).toEqual([['a', 'b'], ['a']]);
     // The abandoned flight lands first: the new flight of `a` must still be the one to join.
     batches[0]!.resolve();

@@ -262,10 +262,7 @@ function expectWithinBound(what: string, before: Memory, after: Memory, tier: Me
   const arrayBuffers = after.arrayBuffers - before.arrayBuffers;
   const heap = after.heapUsed - before.heapUsed;
   const kib = (bytes: number) => `${Math.round(bytes / 1024)} KiB`;
-  console.info(
-    `${what}: bound ${kib(MAX_BYTES)}, counted ${kib(tier.sizeBytes)}; growth: array buffers ${kib(arrayBuffers)}, heap ${kib(heap)}, ` +
-      `held/counted ${((arrayBuffers + heap) / tier.sizeBytes).toFixed(2)}`,
-  );
+  console.info(`${what}: bound ${kib(MAX_BYTES)}, counted ${kib(tier.sizeBytes)}; growth: array buffers ${kib(arrayBuffers)}, heap ${kib(heap)}, ` + `held/counted ${((arrayBuffers + heap) / tier.sizeBytes).toFixed(2)}`);
   expect(arrayBuffers).toBeLessThanOrEqual(MAX_BYTES + ARRAY_BUFFER_SLACK);
   expect(arrayBuffers + heap).toBeLessThanOrEqual(MAX_BYTES + SLACK);
   expect(tier.sizeBytes).toBeGreaterThan(MAX_BYTES * 0.9);

@@ -33,9 +33,7 @@ describe('RedisTier on Redis Cluster', () => {
 
   it('reads, fences, writes and invalidates a batch whose keys and tags span every node', async () => {
     const tier = tierOver(keys);
-    const writes = Array.from({ length: 60 }, (_, i) =>
-      write(keys.entity(categoryKind, i + 1), category(i + 1), { tags: [tags.entity('Category', i + 1), tags.type('Category')] }),
-    );
+    const writes = Array.from({ length: 60 }, (_, i) => write(keys.entity(categoryKind, i + 1), category(i + 1), { tags: [tags.entity('Category', i + 1), tags.type('Category')] }));
     const { entries: before, fence } = await tier.getMany(writes.map(read), categoryKind);
     expect(before.every((e) => e === undefined)).toBe(true);
     await tier.setMany(writes, fence);

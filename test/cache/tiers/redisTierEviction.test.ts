@@ -40,9 +40,7 @@ describe('RedisTier on a Redis that evicts (allkeys-lru)', () => {
     const tier = new RedisTier({ redis: client, guard: new TierGuard({ tier: 'L3', logger, retryAfterMs: 0 }), keys, tagLifetimeMs: () => 600_000, logger });
     let tagsEvictedUnderLiveEntries = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const writes = Array.from({ length: ENTRIES }, (_, i) =>
-        write(`${keys.keyspace}r${round}:e${i}`, category(i + 1, `old ${round}`), { tags: [`Category:${round}:${i + 1}`] }),
-      );
+      const writes = Array.from({ length: ENTRIES }, (_, i) => write(`${keys.keyspace}r${round}:e${i}`, category(i + 1, `old ${round}`), { tags: [`Category:${round}:${i + 1}`] }));
       // Filled while the tags have never been invalidated, then invalidated.
       await store(tier, writes);
       expect((await entries(tier, writes.map(read))).every((entry) => entry?.value?.name === `old ${round}`)).toBe(true);
@@ -65,7 +63,11 @@ describe('RedisTier on a Redis that evicts (allkeys-lru)', () => {
 
       const served = await entries(tier, writes.map(read));
       expect(served.filter((entry) => entry !== undefined)).toEqual([]);
-      const carried = await tier.getCarryingTags(writes.map((w) => w.key), categoryKind, (value) => [`Category:${round}:${value.id}`]);
+      const carried = await tier.getCarryingTags(
+        writes.map((w) => w.key),
+        categoryKind,
+        (value) => [`Category:${round}:${value.id}`],
+      );
       expect(carried.entries.filter((entry) => entry !== undefined)).toEqual([]);
       // Room for the next round's fills, which must not be evicted before they are read.
       for (let i = 0; i < foreign.length; i += 1000) await client.unlink(...foreign.slice(i, i + 1000));

@@ -128,12 +128,15 @@ describe('RedisTier creating a missing generation', () => {
   it.each([
     ['getMany', (s: Setup) => s.tier.getMany([{ key: s.key('k'), tags: [s.tag] }], categoryKind)],
     ['fence', (s: Setup) => s.tier.fence([s.tag])],
-    ['getCarryingTags', async (s: Setup) => {
-      // Its tags are read from its value: an entry must be there, whose tag's generation is then lost.
-      await store(s.tier, [write(s.key('k'), category(1), { tags: [s.tag] })]);
-      await redis.del(s.keys.tag(s.tag));
-      return s.tier.getCarryingTags([s.key('k')], categoryKind, () => [s.tag]);
-    }],
+    [
+      'getCarryingTags',
+      async (s: Setup) => {
+        // Its tags are read from its value: an entry must be there, whose tag's generation is then lost.
+        await store(s.tier, [write(s.key('k'), category(1), { tags: [s.tag] })]);
+        await redis.del(s.keys.tag(s.tag));
+        return s.tier.getCarryingTags([s.key('k')], categoryKind, () => [s.tag]);
+      },
+    ],
   ])('%s gives a tag without one a created generation (~), kept tagLifetimeMs, before it returns', async (_, fenceOf) => {
     const s = setup();
     await fenceOf(s);

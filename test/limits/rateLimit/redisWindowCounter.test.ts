@@ -38,7 +38,12 @@ describe('RedisWindowCounter on one Redis', () => {
     const decisions = await burst(connections, k);
     expect(decisions.filter((d) => d!.allowed)).toHaveLength(POLICY.limit);
     // Each admitted request saw a distinct count: remaining runs limit-1 .. 0 exactly once each.
-    expect(decisions.filter((d) => d!.allowed).map((d) => d!.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: POLICY.limit }, (_, i) => i));
+    expect(
+      decisions
+        .filter((d) => d!.allowed)
+        .map((d) => d!.remaining)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: POLICY.limit }, (_, i) => i));
     for (const refused of decisions.filter((d) => !d!.allowed)) {
       expect(refused!.remaining).toBe(0);
       expect(refused!.resetMs).toBeGreaterThan(0);
