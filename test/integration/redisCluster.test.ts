@@ -32,7 +32,7 @@ describe('the app on Redis Cluster', () => {
     await a.query(NESTED_QUERY);
     expect(await b.sqlDuring(async () => expect((await b.query(NESTED_QUERY)).body).toEqual(reference))).toBe(0);
     // Not the startup check's: those are about the throwaway cluster's settings (nothing on disk).
-    expect(b.logs.filter((line) => (line.level) >= 40 && line.component !== 'redisRoles')).toEqual([]);
+    expect(b.logs.filter((line) => line.level >= 40 && line.component !== 'redisRoles')).toEqual([]);
   });
 
   it('a write on A invalidates across slots and reaches B’s L2 over pub/sub', async () => {

@@ -65,7 +65,7 @@ describe('stampede control across 3 server processes', () => {
       }
     }
     // Not the startup check's: those are about the test Redis's settings (no maxmemory, nothing on disk).
-    const warnings = servers.flatMap((server) => server.logs.filter((line) => (line.level) >= 40 && line.component !== 'redisRoles').map((line) => line.msg));
+    const warnings = servers.flatMap((server) => server.logs.filter((line) => line.level >= 40 && line.component !== 'redisRoles').map((line) => line.msg));
     expect(warnings).toEqual([]);
     const counts = [...loadsPerKey.values()];
     console.info(`stampede: ${loadsPerKey.size} keys, database loads per key: min ${Math.min(...counts)}, max ${Math.max(...counts)}; ${refreshes} background refreshes`);

@@ -492,17 +492,15 @@ function anonymousMutations(m: PlanMaterial): fc.Arbitrary<HostileRequest> {
     write.map((field) => `mutation W { ... on Mutation { ${field} } }`),
   );
   const refused = { status: [401], code: ['UNAUTHENTICATED'] } as const;
-  const withVariables = fc
-    .nat()
-    .map((n) =>
-      post(
-        JSON.stringify({
-          query: 'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
-          variables: { input: { sku: `${m.tag}-v${n}`, name: m.tag, description: m.tag, priceCents: 1, stock: 1, categoryId: '1' } },
-        }),
-        refused,
-      ),
-    );
+  const withVariables = fc.nat().map((n) =>
+    post(
+      JSON.stringify({
+        query: 'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }',
+        variables: { input: { sku: `${m.tag}-v${n}`, name: m.tag, description: m.tag, priceCents: 1, stock: 1, categoryId: '1' } },
+      }),
+      refused,
+    ),
+  );
   const chosen = product.map((id) => post(JSON.stringify({ query: `query Q { __typename } mutation M { deleteProduct(id: "${id}") }`, operationName: 'M' }), refused));
   const tooMany = fc.array(write, { minLength: 6, maxLength: 12 }).map((fields) => post(JSON.stringify({ query: `mutation { ${fields.map((f, i) => `w${i}: ${f}`).join(' ')} }` }), REFUSED));
   // A signed-in USER asking for an ADMIN write: 403, and nothing written either.
