@@ -168,7 +168,7 @@ function responseCache(tiers: { memoryTier: MemoryTier | undefined; sharedTier: 
   const exchange = (i: number): Exchange => {
     const search = `?query=${encodeURIComponent('{ products { id name priceCents } }')}&variables=${encodeURIComponent(JSON.stringify({ page: i }))}`;
     const req = { method: 'GET', url: `/graphql${search}`, headers: { 'content-type': 'application/json' } } as unknown as IncomingMessage;
-    const res = { writeHead: () => res, end: () => res } as unknown as ServerResponse;
+    const res = { getHeader: () => undefined, writeHead: () => res, end: () => res } as unknown as ServerResponse;
     return { req, res, search, text: undefined, parseBody: () => undefined, viewer: 'anonymous' };
   };
   return {
