@@ -160,7 +160,8 @@ export class ViewFlusher {
     // flusher that lost the lock while paused here is refused, and its batch is left to the new holder.
     if (events.length > 0) {
       await this.options.prisma.$transaction(async (tx) => {
-        await admitFencingToken(tx, VIEW_FLUSH_LOCK, lease.fencingToken);
+        // Named like the lock (per CACHE_PREFIX): each prefix's flushers have their own token sequence.
+        await admitFencingToken(tx, `${this.options.prefix}${VIEW_FLUSH_LOCK}`, lease.fencingToken);
         await applyViewEvents(tx, events);
       });
     }

@@ -77,6 +77,51 @@ describe('a flusher paused past its lock, its batch taken over', () => {
   });
 });
 
+/**
+ * Each CACHE_PREFIX has its own flush lock, and so its own token sequence (floored at Redis's
+ * clock): the fencing row must be its own too. With one row for every prefix, a flusher of another
+ * prefix that committed in between (a later, higher token) made a commit under a lock still held
+ * fail as stale.
+ */
+describe('flushers of two prefixes on one database', () => {
+  let db: Database;
+  let redis: Redis;
+  const [first, second] = [uniquePrefix(), uniquePrefix()];
+
+  beforeAll(async () => {
+    db = await openRunDatabase();
+    redis = sharedRedis();
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await Promise.all([deletePrefix(first), deletePrefix(second)]);
+    await db.close();
+  });
+
+  it('each commits under its own lock, whatever the other committed in between', async () => {
+    const { logger } = capturingLogger();
+    const [a, b] = (await createProducts(db.prisma, 2)) as [number, number];
+    for (const [prefix, product] of [
+      [first, a],
+      [second, b],
+    ] as const) {
+      const counter = new ViewCounter({ redis, prefix, prisma: db.prisma, logger });
+      for (let i = 0; i < 3; i++) expect(await counter.record(product)).toBe('buffered');
+    }
+
+    // The first flusher holds its lock (its token taken first) and has read its batch, not committed it.
+    const gate = gatedWrites(db.prisma);
+    const held = new ViewFlusher({ redis, prisma: gate.prisma, prefix: first, consumer: 'held', logger }).flushOnce();
+    await gate.reached;
+    // The other prefix's flusher takes a later token and commits.
+    expect(await new ViewFlusher({ redis, prisma: db.prisma, prefix: second, consumer: 'other', logger }).flushOnce()).toBe(3);
+    gate.open();
+
+    expect(await held).toBe(3);
+    expect(await viewCountsOf(db.prisma, [a, b])).toEqual([3, 3]);
+  });
+});
+
 /** `prisma`, whose first write (a raw statement or a transaction) waits until `open()`; `reached` resolves when it is held. */
 function gatedWrites(prisma: Prisma): { prisma: Prisma; reached: Promise<void>; open: () => void } {
   let open!: () => void;
