@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
 import type { Logger } from 'pino';
 import type { BearerTokens } from '../auth/bearerTokens.ts';
-import { viewerFrom, type Viewer } from '../auth/viewer.ts';
+import { ANONYMOUS, viewerFrom, type Viewer } from '../auth/viewer.ts';
 import type { HttpLimits } from '../config/config.ts';
 import { InvalidTokenError } from '../errors.ts';
 import type { RateLimiter } from '../limits/rateLimit/rateLimiter.ts';
@@ -65,17 +65,13 @@ export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, e
     const found = viewerFrom(req.headers.authorization, endpoint.tokens);
     viewer = found instanceof Promise ? await found : found;
   } catch (error) {
-    if (error instanceof InvalidTokenError) return sendUnauthorized(res, error);
-    throw error;
+    if (!(error instanceof InvalidTokenError)) throw error;
+    // A forged token costs a signature check: it is counted against its address like an anonymous
+    // request, so guessing tokens is rate limited too.
+    if (await refusedByRateLimit(req, res, ANONYMOUS, endpoint)) return;
+    return sendUnauthorized(res, error);
   }
-
-  if (endpoint.rateLimiter) {
-    const verdict = await endpoint.rateLimiter.check(req, viewer);
-    // Every answer carries them, a 429 and a hit too; the response tier never stores them.
-    for (const [name, value] of Object.entries(verdict.headers) as [string, string | undefined][]) if (value !== undefined) res.setHeader(name, value);
-    if (verdict.kind === 'refused') return sendJsonError(res, 429, verdict.message, 'RATE_LIMITED');
-    if (verdict.kind === 'unavailable') return sendJsonError(res, 503, verdict.message, 'RATE_LIMIT_UNAVAILABLE');
-  }
+  if (await refusedByRateLimit(req, res, viewer, endpoint)) return;
 
   const url = req.url ?? '/';
   const search = url.includes('?') ? url.slice(url.indexOf('?')) : '';
@@ -153,6 +149,17 @@ const SENT: Answer = { kind: 'sent' };
 const UNPARSED = Symbol('not parsed yet');
 
 // Private:
+
+/** Counts the request (a response-tier hit too); true when it was answered 429, or 503 with the limiter's Redis down and RATE_LIMIT_WHEN_REDIS_DOWN=closed. */
+async function refusedByRateLimit(req: IncomingMessage, res: ServerResponse, viewer: Viewer, endpoint: GraphQLEndpoint): Promise<boolean> {
+  if (!endpoint.rateLimiter) return false;
+  const verdict = await endpoint.rateLimiter.check(req, viewer);
+  // Every answer carries them, a 429 and a hit too; the response tier never stores them.
+  for (const [name, value] of Object.entries(verdict.headers) as [string, string | undefined][]) if (value !== undefined) res.setHeader(name, value);
+  if (verdict.kind === 'refused') sendJsonError(res, 429, verdict.message, 'RATE_LIMITED');
+  else if (verdict.kind === 'unavailable') sendJsonError(res, 503, verdict.message, 'RATE_LIMIT_UNAVAILABLE');
+  return verdict.kind !== 'allowed';
+}
 
 function sendBodyError(res: ServerResponse, error: BodyError): void {
   // The rest of the body is never read: the connection closes after the answer.

@@ -72,7 +72,7 @@ describe('rate limit across three server processes', () => {
   }, 90_000);
   afterAll(async () => {
     await Promise.all((servers ?? []).map((s) => s.stop()));
-    const keys = ['ip:127.0.0.1', 'ip:127.0.0.2', 'user:1', 'user:2', 'user:3'].map((subject) => `${prefix}{rl:${subject}}`);
+    const keys = ['ip:127.0.0.1', 'ip:127.0.0.2', 'ip:127.0.0.3', 'user:1', 'user:2', 'user:3'].map((subject) => `${prefix}{rl:${subject}}`);
     await redis?.del(...keys);
     redis?.disconnect();
   });
@@ -121,5 +121,16 @@ describe('rate limit across three server processes', () => {
     const other = await post(servers[1]!, { localAddress: '127.0.0.2' });
     expect(other.status).toBe(200);
     expect(other.headers.ratelimit).toBe(`"ip";r=${ANONYMOUS_LIMIT - 1};t=${WINDOW_SECONDS}`);
+  });
+
+  it('counts forged tokens against their address: guessing tokens is limited like anonymous requests', async () => {
+    const forged = `${(await adminToken()).slice(0, -4)}AAAA`;
+    const guesses = await burst(servers, ANONYMOUS_LIMIT, { token: forged, localAddress: '127.0.0.3' });
+    expect(guesses.map((a) => a.status)).toEqual(Array.from({ length: ANONYMOUS_LIMIT }, () => 401));
+    const next = await post(servers[2]!, { token: forged, localAddress: '127.0.0.3' });
+    expect(next.status).toBe(429);
+    expect(next.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    // The same bucket as the address's anonymous requests.
+    expect((await post(servers[0]!, { localAddress: '127.0.0.3' })).status).toBe(429);
   });
 });
