@@ -20,7 +20,15 @@ import { adminToken, tokensFor } from '../support/tokens.ts';
  */
 const STOCK_QUERY = 'query Stock($id: ID!) { product(id: $id) { id name stock } }';
 const ME_QUERY = '{ me { id name email } }';
-const ORIGIN_ENV = (prefix: string) => ({ CACHE_PREFIX: prefix, RESPONSE_CACHE: 'on' });
+// The rate limiter on, as in production, with a quota no test reaches: its headers must not be stored.
+const ORIGIN_ENV = (prefix: string) => ({
+  CACHE_PREFIX: prefix,
+  RESPONSE_CACHE: 'on',
+  RATE_LIMIT: 'on',
+  RATE_LIMIT_REQUESTS: '100000',
+  RATE_LIMIT_ANONYMOUS_REQUESTS: '100000',
+  RATE_LIMIT_TRUSTED_PROXY_HOPS: '1',
+});
 
 describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
   const prefix = uniquePrefix();
@@ -93,6 +101,17 @@ describe('a CDN (nginx proxy_cache) in front of two server processes', () => {
     expect(notModified.status).toBe(304);
     expect(notModified.body).toBeUndefined();
     expect(notModified.cacheStatus).toBe('HIT');
+  });
+
+  it("answers each request with its own request id and no other request's quota, from the origin or from its copy", async () => {
+    const operation = stockOf(8);
+    const miss = await graphqlGet(cdn!.url, operation);
+    const hits = [await graphqlGet(cdn!.url, operation), await graphqlGet(cdn!.url, operation)];
+    expect([miss, ...hits].map((r) => r.cacheStatus)).toEqual(['MISS', 'HIT', 'HIT']);
+    const ids = [miss, ...hits].map((r) => r.headers.get('x-request-id'));
+    expect(ids.every((id) => /^[0-9a-f]{32}$/.test(id ?? ''))).toBe(true);
+    expect(new Set(ids).size).toBe(3);
+    for (const r of [miss, ...hits]) expect([r.headers.get('ratelimit'), r.headers.get('ratelimit-policy')]).toEqual([null, null]);
   });
 
   it('a write reaches the origins at once, and the copy the CDN holds only when that expires', async () => {
