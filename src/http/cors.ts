@@ -20,14 +20,15 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 
 /** The methods /graphql serves. */
 const ALLOWED_METHODS = 'GET, POST';
-/** JSON bodies, the Bearer token, and Apollo's CSRF-prevention headers (which a GET needs). */
-const ALLOWED_HEADERS = 'content-type, authorization, apollo-require-preflight, x-apollo-operation-name';
+/** JSON bodies, the Bearer token, Apollo's CSRF-prevention headers (which a GET needs), and a revalidation's If-None-Match. */
+const ALLOWED_HEADERS = 'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, if-none-match';
 /**
  * Response headers a page may read beyond the safelisted ones (Cache-Control and Content-Type are):
- * the ETag, for a client that keeps its own copy and revalidates it, and Age. Not the tag headers,
- * which are for CDNs.
+ * the ETag, for a client that keeps its own copy and revalidates it, and Age; when to retry a 429
+ * or 503, and the quota left (Retry-After, RateLimit, RateLimit-Policy); and the request id that
+ * finds an error's log line. Not the tag headers, which are for CDNs.
  */
-const EXPOSED_HEADERS = 'ETag, Age';
+const EXPOSED_HEADERS = 'ETag, Age, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id';
 /** How long a browser may reuse a preflight's answer, in seconds (Chromium caps it at 7200). */
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 

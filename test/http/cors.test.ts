@@ -19,7 +19,7 @@ describe('CORS decisions', () => {
         vary: 'Origin',
         'access-control-allow-origin': 'http://127.0.0.1:5173',
         'access-control-allow-methods': 'GET, POST',
-        'access-control-allow-headers': 'content-type, authorization, apollo-require-preflight, x-apollo-operation-name',
+        'access-control-allow-headers': 'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, if-none-match',
         'access-control-max-age': '600',
       },
     });
@@ -45,7 +45,7 @@ describe('CORS decisions', () => {
     expect(responseCorsHeaders('https://shop.example.com', ALLOWED)).toEqual({
       vary: 'Origin',
       'access-control-allow-origin': 'https://shop.example.com',
-      'access-control-expose-headers': 'ETag, Age',
+      'access-control-expose-headers': 'ETag, Age, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id',
     });
     expect(responseCorsHeaders('https://evil.example.com', ALLOWED)).toEqual({ vary: 'Origin' });
     // Same-origin requests send no Origin on GET: the response still varies on it, for caches.

@@ -46,7 +46,7 @@ describe('CORS', () => {
       expect(answer.headers).toMatchObject({
         'access-control-allow-origin': shop.url,
         'access-control-allow-methods': 'GET, POST',
-        'access-control-allow-headers': 'content-type, authorization, apollo-require-preflight, x-apollo-operation-name',
+        'access-control-allow-headers': 'content-type, authorization, apollo-require-preflight, x-apollo-operation-name, if-none-match',
         'access-control-max-age': '600',
         vary: 'Origin',
       });
@@ -71,7 +71,7 @@ describe('CORS', () => {
 
       const miss = await get({ origin: shop.url });
       expect(miss.headers['x-response-cache']).toBe('MISS');
-      expect(miss.headers).toMatchObject({ 'access-control-allow-origin': shop.url, 'access-control-expose-headers': 'ETag, Age', vary: 'Accept, Origin' });
+      expect(miss.headers).toMatchObject({ 'access-control-allow-origin': shop.url, 'access-control-expose-headers': 'ETag, Age, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id', vary: 'Accept, Origin' });
 
       // Stored with the allowed origin's request: another origin's hit must not name it.
       const otherHit = await get({ origin: elsewhere.url });
