@@ -81,6 +81,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const schema = buildSchema();
     const database = lifecycle.own('database', await openDatabase(config));
     if (database.kind === 'embedded') await prepareEmbedded(database, config, logger);
+    // Down at startup is logged, never fatal: the caches answer what they hold, the rest gets a 503.
+    else await database.ping().catch((error: unknown) => logger.warn({ err: error }, 'database not reachable at startup; requests that need it get 503 until it is'));
 
     const keys = new CacheKeys(config.cachePrefix);
     const kinds = cachedKindsFromSchema(schema, { absentTtlSeconds: config.absentTtlSeconds, graceEnabled: config.graceEnabled });

@@ -66,7 +66,11 @@ export function createHttpServer(limits: HttpLimits, logger: Logger): HttpServer
     async listen(port, host) {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => resolve());
+        server.listen(port, host, () => {
+          // A later server error is not this listen's to swallow.
+          server.off('error', reject);
+          resolve();
+        });
       });
       const address = server.address() as AddressInfo;
       return `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
