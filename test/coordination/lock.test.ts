@@ -162,7 +162,8 @@ describe('withLock on Redis', () => {
       const failed = locks.withLock(lockName(), 5000, async () => 'ran');
       await expect(failed).rejects.toBeInstanceOf(LockUnavailableError);
       await expect(failed).rejects.toThrow(/could not be taken: Redis did not answer/);
-      expect(performance.now() - started).toBeLessThan(1000);
+      // Far below the 5 s TTL it would otherwise wait out, with room for a busy machine.
+      expect(performance.now() - started).toBeLessThan(4000);
     } finally {
       down.disconnect();
     }

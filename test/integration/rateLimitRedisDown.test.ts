@@ -97,7 +97,7 @@ describe('RATE_LIMIT_WHEN_REDIS_DOWN=closed, Redis hanging', () => {
     expect(first.headers.get('ratelimit')).toBeNull();
     expect(first.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_UNAVAILABLE');
     // Bounded by the command timeout, plus what a busy machine adds to a request.
-    expect(elapsed).toBeLessThan(COMMAND_TIMEOUT_MS + 1500);
+    expect(elapsed).toBeLessThan(COMMAND_TIMEOUT_MS + 5000);
     // While the guard skips Redis, refusals cost no wait at all; still one log line.
     const more = await Promise.all(Array.from({ length: 20 }, () => app.query(QUERY)));
     expect(more.every((answer) => answer.status === 503)).toBe(true);
