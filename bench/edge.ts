@@ -14,6 +14,8 @@ interface Variant {
   readonly name: string;
   /** Server variables on top of the section's (RESPONSE_CACHE=on, every data tier). */
   readonly env: Record<string, string>;
+  /** Request headers of its load, besides content-type. */
+  readonly headers?: Record<string, string>;
 }
 
 /**
@@ -21,9 +23,15 @@ interface Variant {
  * must be out of reach, and its window short, so that the key's log holds about one second of
  * requests (a few thousand members), as a busy client's would.
  */
+const RATE_LIMIT_ON = { RATE_LIMIT: 'on', RATE_LIMIT_ANONYMOUS_REQUESTS: '1000000', RATE_LIMIT_WINDOW_SECONDS: '1' };
+/** A page on another site, allowed by CORS_ORIGINS: every request of its load carries its Origin. */
+const SHOP = 'https://shop.example';
+const CORS_ON = { env: { CORS_ORIGINS: SHOP }, headers: { origin: SHOP } };
 const VARIANTS: readonly Variant[] = [
-  { name: 'rate limit off', env: { RATE_LIMIT: 'off' } },
-  { name: 'rate limit on', env: { RATE_LIMIT: 'on', RATE_LIMIT_ANONYMOUS_REQUESTS: '1000000', RATE_LIMIT_WINDOW_SECONDS: '1' } },
+  { name: 'edge off', env: { RATE_LIMIT: 'off' } },
+  { name: 'CORS on', env: { RATE_LIMIT: 'off', ...CORS_ON.env }, headers: CORS_ON.headers },
+  { name: 'rate limit on', env: RATE_LIMIT_ON },
+  { name: 'both on', env: { ...RATE_LIMIT_ON, ...CORS_ON.env }, headers: CORS_ON.headers },
 ];
 
 const ROUNDS = 3;
@@ -31,7 +39,7 @@ const WARMUP_SECONDS = 1;
 
 export const edgeSection: Section = {
   name: 'edge',
-  title: 'Edge: a warm response-tier hit with the rate limiter off and on',
+  title: 'Edge: a warm response-tier hit with CORS and the rate limiter off and on',
   report: 'read-path',
   budgetMs: (params) => 2 * 60_000 + VARIANTS.length * (ROUNDS * roundSeconds(params.seconds) + WARMUP_SECONDS) * 1000,
   async run(context) {
@@ -48,13 +56,13 @@ export const edgeSection: Section = {
       const expected = await Promise.all(servers.map(async (server) => (await captureResponse(server.url), (await captureResponse(server.url)).body)));
       const expectedBody = expected[0] as string;
       const problems = expected.some((body) => body !== expectedBody) ? ['edge: the variants answered different bodies'] : [];
-      for (const server of servers) await runLoad(server.url, { seconds: WARMUP_SECONDS, connections: params.connections, expectedBody });
+      for (const [i, server] of servers.entries()) await runLoad(server.url, { seconds: WARMUP_SECONDS, connections: params.connections, expectedBody, headers: VARIANTS[i]!.headers ?? {} });
 
       const results: LoadResult[][] = VARIANTS.map(() => []);
       for (let round = 1; round <= ROUNDS; round++) {
         for (const [i, variant] of VARIANTS.entries()) {
           log(`round ${round}/${ROUNDS}: "${variant.name}" for ${roundSeconds(params.seconds)} s with ${params.connections} connections`);
-          results[i]!.push(await runLoad(servers[i]!.url, { seconds: roundSeconds(params.seconds), connections: params.connections, expectedBody }));
+          results[i]!.push(await runLoad(servers[i]!.url, { seconds: roundSeconds(params.seconds), connections: params.connections, expectedBody, headers: variant.headers ?? {} }));
         }
       }
       const rows = VARIANTS.map((variant, i) => summarise(variant, results[i]!));
@@ -114,7 +122,7 @@ function formatTable(rows: readonly Row[]): string {
       return [row.name, row.requestsPerSecond.toFixed(0), row.perRound.map((r) => r.toFixed(0)).join(' / '), ms(row.p50Ms), ms(row.p99Ms), ratio.toFixed(3), `${((1 - ratio) * 100).toFixed(1)}%`];
     }),
   );
-  return [table, '', `rounds alternate between the variants (${ROUNDS} each); the target for the rate limiter is a cost under 5%`].join('\n');
+  return [table, '', `rounds alternate between the variants (${ROUNDS} each); the target for the edge (CORS, rate limit) is a cost under 5%`].join('\n');
 }
 
 function median(values: readonly number[]): number {

@@ -6,6 +6,8 @@ export interface LoadOptions {
   connections: number;
   /** The POST body of every request. @default the read-path query, {@link REQUEST_BODY} */
   requestBody?: string;
+  /** Request headers besides `content-type` (e.g. a browser's `origin`). @default none */
+  headers?: Record<string, string>;
   /** Every response body is compared with this; differences are counted as mismatches. */
   expectedBody: string;
   /** Told of every response as it arrives, with its latency in ms: for figures over part of the run. */
@@ -35,7 +37,7 @@ export async function runLoad(baseUrl: string, options: LoadOptions): Promise<Lo
       {
         url: `${baseUrl}/graphql`,
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...options.headers },
         body: options.requestBody ?? REQUEST_BODY,
         connections: options.connections,
         duration: options.seconds,
