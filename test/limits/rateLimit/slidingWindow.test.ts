@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalWindowCounter } from '../../../src/limits/rateLimit/localWindowCounter.ts';
-import { admit, decisionFromReply, type WindowPolicy } from '../../../src/limits/rateLimit/slidingWindow.ts';
+import { admit, decisionInBatch, keyReplies, type WindowPolicy } from '../../../src/limits/rateLimit/slidingWindow.ts';
 
 const POLICY: WindowPolicy = { limit: 3, windowMs: 1000 };
 
@@ -70,12 +70,35 @@ describe('sliding window log: admit', () => {
   });
 });
 
-describe('decisionFromReply', () => {
-  it("reads the script's reply and refuses anything else", () => {
-    expect(decisionFromReply([1, 4, 900])).toEqual({ allowed: true, remaining: 4, resetMs: 900 });
-    expect(decisionFromReply([0, 0, 12])).toEqual({ allowed: false, remaining: 0, resetMs: 12 });
-    expect(() => decisionFromReply('OK')).toThrow(TypeError);
-    expect(() => decisionFromReply([1, 2])).toThrow(TypeError);
+describe('keyReplies and decisionInBatch', () => {
+  it("reads the script's reply per key and refuses anything else", () => {
+    expect(keyReplies([0, 2, 900, 5, 0, 12], 2)).toEqual([
+      { before: 0, admitted: 2, resetMs: 900 },
+      { before: 5, admitted: 0, resetMs: 12 },
+    ]);
+    expect(() => keyReplies('OK', 1)).toThrow(TypeError);
+    expect(() => keyReplies([1, 2], 1)).toThrow(TypeError);
+    expect(() => keyReplies([1, 2, 3], 2)).toThrow(TypeError);
+  });
+
+  it('tells each request of a batch what admit would have told it, one after another at the same time', () => {
+    const policy: WindowPolicy = { limit: 5, windowMs: 1000 };
+    for (const [counted, batch] of [
+      [0, 3],
+      [0, 8],
+      [3, 4],
+      [5, 2],
+      [4, 1],
+    ] as const) {
+      // The log as it stands: `counted` requests, the oldest 400 ms ago.
+      const log = Array.from({ length: counted }, (_, i) => 600 + i);
+      const now = 1000;
+      const expected = Array.from({ length: batch }, () => admit(log, now, policy));
+      const admitted = expected.filter((d) => d.allowed).length;
+      const resetMs = counted > 0 ? 600 + policy.windowMs - now : admitted > 0 ? policy.windowMs : 0;
+      const reply = { before: counted, admitted, resetMs };
+      expect(Array.from({ length: batch }, (_, i) => decisionInBatch(reply, i, policy))).toEqual(expected);
+    }
   });
 });
 
