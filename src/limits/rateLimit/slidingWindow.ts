@@ -101,7 +101,7 @@ export function keyReplies(reply: unknown, keys: number): KeyReply[] {
   if (!Array.isArray(reply) || reply.length !== keys * 3 || !reply.every((n) => typeof n === 'number')) {
     throw new TypeError(`sliding window script replied ${JSON.stringify(reply)}, expected [before, admitted, resetMs] for each of ${keys} keys`);
   }
-  const numbers = reply as number[];
+  const numbers = reply;
   return Array.from({ length: keys }, (_, k) => ({ before: numbers[k * 3]!, admitted: numbers[k * 3 + 1]!, resetMs: numbers[k * 3 + 2]! }));
 }
 
