@@ -1,5 +1,6 @@
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
+import { reasonOf, valuePreview } from './errorMessages.ts';
 
 /**
  * Every failure this project raises on purpose, one class per kind. Each has a stable `code` that
@@ -162,8 +163,7 @@ export class LockUnavailableError extends ProjectError {
 
 /**
  * A write guarded by a lock carries a fencing token lower than one the resource has already seen:
- * its writer held the lock once but lost it to a later holder. The write is refused (its transaction
- * rolls back).
+ * its writer lost the lock to a later holder. The write is refused (its transaction rolls back).
  */
 export class StaleFencingTokenError extends ProjectError {
   readonly code = 'FENCING_TOKEN_STALE';
@@ -176,20 +176,15 @@ export class StaleFencingTokenError extends ProjectError {
   }
 }
 
-function reasonOf(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
 /**
  * The database cannot be used right now: unreachable, refusing or dropping connections, or not
- * answering in time (see database/databaseErrors.ts for what counts). Raised at the database
- * boundary (CatalogQueries, CatalogWrites) with the driver's error as `cause`, which only the log
- * sees. A request that meets it is a 503 with `Retry-After` (http/clientErrors.ts). `wrote` is set
- * by a write that failed: `nothing` when it is known that nothing was written (a transaction that
- * never sent its COMMIT), `unknown` when the connection broke while it may have been committing.
+ * answering in time (database/databaseErrors.ts says what counts). Raised at the database boundary
+ * (CatalogQueries, CatalogWrites) with the driver's error as `cause`, which only the log sees; the
+ * request gets a 503 with `Retry-After` (http/clientErrors.ts).
  */
 export class DatabaseUnavailableError extends ProjectError {
   readonly code = 'SERVICE_UNAVAILABLE';
+  /** Set by a failed write: `nothing` when no COMMIT was sent, `unknown` when the connection broke while it may have been committing. */
   readonly wrote: 'nothing' | 'unknown' | undefined;
 
   constructor(
@@ -216,10 +211,7 @@ export class InvalidArgumentError extends GraphQLError {
   }
 }
 
-/**
- * The operation asks for a field that only a signed-in viewer may ask for, and the request is
- * anonymous: 401, and nothing of the operation runs.
- */
+/** The operation asks for a field that only a signed-in viewer may ask for, and the request is anonymous: 401, and nothing of the operation runs. */
 export class AuthenticationRequiredError extends GraphQLError {
   constructor(field: string, required: string) {
     super(`Field "${field}" requires a signed-in viewer${required === 'USER' ? '' : ` with role ${required}`}; send \`Authorization: Bearer <token>\`.`, {
@@ -237,10 +229,7 @@ export class ForbiddenError extends GraphQLError {
   }
 }
 
-/**
- * An operation goes over one of the limits checked before execution (depth, aliases, cost, ...):
- * 400, naming the limit, the value found and the maximum, and nothing of it runs.
- */
+/** An operation goes over one of the limits checked before execution (depth, aliases, cost, ...): 400, and nothing of it runs. */
 export class OperationLimitError extends GraphQLError {
   constructor(limit: string, value: number, max: number) {
     super(`${limit[0]?.toUpperCase()}${limit.slice(1)} limit of ${max} exceeded, found ${Number.isFinite(value) ? value : 'more than can be counted'}.`, {
@@ -249,21 +238,6 @@ export class OperationLimitError extends GraphQLError {
     this.name = 'OperationLimitError';
   }
 }
-
-/** A value as JSON, cut to a preview when long (`whole` false), for messages that name a client's value. Never throws. */
-export function valuePreview(value: unknown): { text: string; whole: boolean } {
-  let json: string;
-  try {
-    json = JSON.stringify(value) ?? String(value);
-  } catch {
-    // Nesting too deep to stringify: say so rather than fail while reporting another failure.
-    return { text: '(a value too deeply nested to show)', whole: false };
-  }
-  if (json.length <= MAX_PREVIEW_LENGTH) return { text: json, whole: true };
-  return { text: `${json.slice(0, MAX_PREVIEW_LENGTH)}… (${json.length} characters)`, whole: false };
-}
-
-const MAX_PREVIEW_LENGTH = 80;
 
 /** An id argument is well formed but names no row. */
 export class NotFoundError extends GraphQLError {

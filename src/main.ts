@@ -1,6 +1,7 @@
 // Starts the server; everything else is wired in app.ts.
 import { createApp } from './app.ts';
-import { assertSafeToServe, loadConfig } from './config/config.ts';
+import { loadConfig } from './config/config.ts';
+import { assertSafeToServe } from './config/safeToServe.ts';
 import { createLogger } from './logging/logger.ts';
 import { readConfigOrExit, stopOnSignals } from './process/lifecycle.ts';
 

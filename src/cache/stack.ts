@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
-import { redisTarget } from '../config/config.ts';
+import { redisTarget } from '../config/redisTargets.ts';
 import { HeardGenerations } from './coherence/heardGenerations.ts';
 import { InvalidationBus } from './coherence/invalidationBus.ts';
 import { InvalidationLog } from './coherence/invalidationLog.ts';

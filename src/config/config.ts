@@ -1,4 +1,7 @@
 import { ConfigError } from '../errors.ts';
+import { decimal, headerName, integer, oneOf, origins, raw, secret, text, url, type Env } from './environment.ts';
+import { readHttpLimits, type HttpLimits } from './httpLimits.ts';
+import { readRateLimitOptions, type RateLimitOptions } from './rateLimitOptions.ts';
 
 /** A Redis Cluster node to start from; the client discovers the others. */
 export interface ClusterNode {
@@ -134,62 +137,6 @@ export interface OperationLimits {
   maxMutationFields: number;
 }
 
-/** Bounds on one HTTP request: what a client can make the server read, hold and wait for. */
-export interface HttpLimits {
-  /** `MAX_BODY_BYTES`: a POST body over this is refused with 413, from its Content-Length when it declares one. @default 1048576 (1 MiB) */
-  maxBodyBytes: number;
-  /** `MAX_QUERY_BYTES`: a query text over this is refused with 413 before it is parsed. @default 65536 (64 KiB) */
-  maxQueryBytes: number;
-  /** `MAX_RESPONSE_BYTES`: a response over this is replaced by a RESPONSE_TOO_LARGE error, and never stored. @default 1048576 (1 MiB) */
-  maxResponseBytes: number;
-  /** `RESPONSE_CACHE_MAX_BYTES`: the response tier stores no response over this. @default 262144 (256 KiB) */
-  maxStoredResponseBytes: number;
-  /**
-   * `MAX_URL_BYTES`: a request whose URL (path and query string) is longer is refused with 414,
-   * saying to send the query by POST; set it to what the proxies in front pass (often 8192), so a
-   * GET they would refuse is refused here first, with that advice. At most 16384: Node's limit on
-   * the request line and headers together, past which the socket gets a 431 with the same advice
-   * before any request exists (http/clientErrorAnswer.ts). At the default, that 431 is the only
-   * limit. @default 16384
-   */
-  maxUrlBytes: number;
-  /** `HTTP_HEADERS_TIMEOUT_MS`: a client must send its request headers within this. @default 10000 */
-  headersTimeoutMs: number;
-  /** `HTTP_REQUEST_TIMEOUT_MS`: a client must send its whole request, body included, within this (a slow body is cut off with 408). @default 30000 */
-  requestTimeoutMs: number;
-}
-
-/**
- * The request rate limit: an exact sliding window (limits/rateLimit/), counted in the Redis of
- * {@link Config.redisUrl} or {@link Config.redisClusterNodes} and so shared by every instance;
- * without one, in this process only (each instance then lets its own `limit` through).
- */
-export interface RateLimitOptions {
-  /** `RATE_LIMIT`: `on` counts every GraphQL request, response-tier hits included; `off` counts none. @default "off" */
-  enabled: boolean;
-  /** `RATE_LIMIT_REQUESTS`: requests a signed-in viewer (by user id) may send per window. @default 600 */
-  userRequests: number;
-  /** `RATE_LIMIT_ANONYMOUS_REQUESTS`: requests an anonymous client (by address) may send per window. @default {@link RateLimitOptions.userRequests} */
-  anonymousRequests: number;
-  /** `RATE_LIMIT_WINDOW_SECONDS`: the sliding window's length. @default 60 */
-  windowSeconds: number;
-  /**
-   * `RATE_LIMIT_WHEN_REDIS_DOWN`: while the limiter's Redis fails or does not answer within
-   * {@link Config.redisCommandTimeoutMs}, `open` lets requests through uncounted, `closed` refuses
-   * them with 503 and Retry-After. @default "open"
-   */
-  whenRedisDown: 'open' | 'closed';
-  /**
-   * `RATE_LIMIT_TRUSTED_PROXY_HOPS`: how many proxies in front of the server append to
-   * `X-Forwarded-For`; an anonymous client's address is the entry that many hops back from the
-   * connection's. 0: the connection's own address, and the header is ignored (anyone can write it).
-   * @default 0
-   */
-  trustedProxyHops: number;
-}
-
-type Env = Record<string, string | undefined>;
-
 /** Reads and validates the configuration; the first bad value throws a {@link ConfigError} naming it. */
 export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
@@ -228,16 +175,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxCost: integer(env, 'GRAPHQL_MAX_COST', 5000, 1, 100_000_000),
       maxMutationFields: integer(env, 'GRAPHQL_MAX_MUTATION_FIELDS', 5, 1, 1000),
     },
-    http: {
-      maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
-      maxQueryBytes: integer(env, 'MAX_QUERY_BYTES', 64 * 1024, 256, 1024 * 1024 * 1024),
-      maxResponseBytes: integer(env, 'MAX_RESPONSE_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
-      maxStoredResponseBytes: integer(env, 'RESPONSE_CACHE_MAX_BYTES', 256 * 1024, 0, 1024 * 1024 * 1024),
-      maxUrlBytes: integer(env, 'MAX_URL_BYTES', 16 * 1024, 256, 16 * 1024),
-      headersTimeoutMs: integer(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-      requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
-    },
-    rateLimit: rateLimitOptions(env),
+    http: readHttpLimits(env),
+    rateLimit: readRateLimitOptions(env),
     retryAfterSeconds: integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600),
     apqTtlSeconds: integer(env, 'APQ_TTL_SECONDS', 3600, 1, 7 * 86_400),
     apqMaxEntries: integer(env, 'APQ_MAX_ENTRIES', 1000, 1, 10_000_000),
@@ -251,90 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
-// Private: one reader per kind of value, each naming the variable in its error.
-
-function raw(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new ConfigError(name, env[name], 'must be a whole number');
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, env[name], `must be from ${min} to ${max}`);
-  return n;
-}
-
-function decimal(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(name, env[name], 'must be a non-negative number');
-  const n = Number(value);
-  if (n < min || n > max) throw new ConfigError(name, env[name], `must be from ${min} to ${max}`);
-  return n;
-}
-
-function text(env: Env, name: string, fallback: string): string {
-  return raw(env, name) ?? fallback;
-}
-
-function headerName(env: Env, name: string, fallback: string): string {
-  const value = raw(env, name) ?? fallback;
-  // RFC 9110 token characters: anything else is not a header name.
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) throw new ConfigError(name, env[name], 'is not an HTTP header name');
-  return value;
-}
-
-function origins(env: Env, name: string): ReadonlySet<string> {
-  const value = raw(env, name);
-  if (value === undefined) return new Set();
-  const list = value
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter(Boolean);
-  for (const origin of list) {
-    if (origin === '*') throw new ConfigError(name, env[name], 'must list exact origins; "*" is refused');
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      parsed = undefined;
-    }
-    // What a browser sends in Origin, to the byte: a path, a trailing slash or capitals would never match it.
-    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.origin !== origin) {
-      const hint = parsed && parsed.origin !== 'null' ? ` (did you mean ${parsed.origin}?)` : '';
-      throw new ConfigError(name, env[name], `"${origin}" is not an origin: http(s)://host[:port], no path${hint}`);
-    }
-  }
-  return new Set(list);
-}
-
-function secret(env: Env, name: string, minLength: number): string | undefined {
-  const value = raw(env, name);
-  if (value !== undefined && value.length < minLength) throw new ConfigError(name, '(hidden)', `must be at least ${minLength} characters`);
-  return value;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-function url(env: Env, name: string, protocols: string[]): string | undefined {
-  const value = raw(env, name);
-  if (value === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new ConfigError(name, env[name], 'is not a URL');
-  }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(name, env[name], `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
-  }
-  return value;
-}
+// Private: the readers of variables that only this file knows.
 
 function clusterNodes(env: Env): ClusterNode[] | undefined {
   const value = raw(env, 'REDIS_CLUSTER_NODES');
@@ -345,42 +201,6 @@ function clusterNodes(env: Env): ClusterNode[] | undefined {
     if (!match || Number(match[2]) > 65535) throw new ConfigError('REDIS_CLUSTER_NODES', value, `"${node.trim()}" is not host:port`);
     return { host: match[1] as string, port: Number(match[2]) };
   });
-}
-
-/**
- * Refuses, with a {@link ConfigError}, to serve with the development token secret where anyone else
- * could reach the server: it is public (it is in the source), so it is only ever used outside
- * production, on a loopback interface. Checked by the server alone: the migrator, the seed and the
- * token script run in the same containers (HOST=0.0.0.0) and sign or serve nothing.
- */
-export function assertSafeToServe(config: Pick<Config, 'authTokenSecret' | 'production' | 'host'>): void {
-  if (config.authTokenSecret !== undefined) return;
-  if (config.production) throw new ConfigError('AUTH_TOKEN_SECRET', undefined, 'must be set (32+ characters) when NODE_ENV=production');
-  if (!isLoopback(config.host)) throw new ConfigError('AUTH_TOKEN_SECRET', undefined, `must be set (32+ characters) when HOST=${config.host} is not a loopback address`);
-}
-
-/** Where L3 is: one Redis, a Redis Cluster, or nowhere. */
-export function redisTarget(config: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): { url: string } | { clusterNodes: readonly ClusterNode[] } | undefined {
-  if (config.redisClusterNodes) return { clusterNodes: config.redisClusterNodes };
-  return config.redisUrl === undefined ? undefined : { url: config.redisUrl };
-}
-
-/** Where product views are buffered: see {@link Config.viewsRedisUrl}; undefined, nowhere (each view goes straight to the database). */
-export function viewsRedisTarget(config: Config): ReturnType<typeof redisTarget> {
-  if (config.viewsRedisUrl !== undefined) return { url: config.viewsRedisUrl };
-  return config.cacheTiers.has('l3') ? redisTarget(config) : undefined;
-}
-
-function rateLimitOptions(env: Env): RateLimitOptions {
-  const userRequests = integer(env, 'RATE_LIMIT_REQUESTS', 600, 1, 1_000_000);
-  return {
-    enabled: oneOf(env, 'RATE_LIMIT', ['on', 'off'], 'off') === 'on',
-    userRequests,
-    anonymousRequests: integer(env, 'RATE_LIMIT_ANONYMOUS_REQUESTS', userRequests, 1, 1_000_000),
-    windowSeconds: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
-    whenRedisDown: oneOf(env, 'RATE_LIMIT_WHEN_REDIS_DOWN', ['open', 'closed'], 'open'),
-    trustedProxyHops: integer(env, 'RATE_LIMIT_TRUSTED_PROXY_HOPS', 0, 0, 16),
-  };
 }
 
 function tiers(env: Env): ReadonlySet<CacheTierName> {
@@ -407,13 +227,4 @@ function prefix(env: Env): string {
     throw new ConfigError('CACHE_PREFIX', value, 'must not contain braces or white space');
   }
   return value;
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const value = raw(env, name);
-  if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new ConfigError(name, env[name], `must be one of ${allowed.join(', ')}`);
-  }
-  return value as T;
 }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cluster, Redis } from 'ioredis';
 import { withTimeout } from '../cache/tiers/tierGuard.ts';
 import { LockLostError, LockNotAcquiredError, LockUnavailableError } from '../errors.ts';
+import { withLockScripts, type WithLockScripts } from './lockScripts.ts';
 
 export interface LockOptions {
   /**
@@ -71,12 +72,7 @@ export class Locks {
     this.acquireWaitMs = getValidMs(options.acquireWaitMs, 'acquireWaitMs', 1000, 0);
     this.renewEveryMs = options.renewEveryMs === undefined ? undefined : getValidMs(options.renewEveryMs, 'renewEveryMs', 0, 1);
     this.random = options.random ?? Math.random;
-    this.redis = options.redis as WithLockScripts;
-    if (!('acquireLock' in options.redis)) {
-      options.redis.defineCommand('acquireLock', { numberOfKeys: 2, lua: ACQUIRE });
-      options.redis.defineCommand('renewLock', { numberOfKeys: 1, lua: RENEW });
-      options.redis.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE });
-    }
+    this.redis = withLockScripts(options.redis);
   }
 
   /**
@@ -205,12 +201,6 @@ export function retryDelayMs(attempt: number, random: () => number): number {
 const FIRST_RETRY_MS = 10;
 const MAX_RETRY_MS = 200;
 
-type WithLockScripts = (Redis | Cluster) & {
-  acquireLock(lock: string, fence: string, token: string, ttlMs: number): Promise<string | null>;
-  renewLock(lock: string, token: string, ttlMs: number): Promise<number>;
-  releaseLock(lock: string, token: string): Promise<number>;
-};
-
 function getValidName(name: string): string {
   if (name.length === 0 || /[{}]/.test(name)) throw new TypeError(`lock name must be non-empty and without braces, got ${JSON.stringify(name)}`);
   return name;
@@ -227,33 +217,3 @@ function getValidMs(value: number | undefined, option: string, fallback: number,
   if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`${option} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
   return value;
 }
-
-/**
- * KEYS: lock, fencing counter. ARGV: token, ttl ms. Takes the lock if free and returns the next
- * fencing token as a string; nil if held. The counter never expires, but a Redis that keeps nothing
- * on disk loses it on restart: so a token is at least the server's clock in microseconds, which
- * (clock moving forward, under a million tokens a second) is past every token issued before the restart.
- */
-const ACQUIRE = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return nil end
-local token = redis.call('INCR', KEYS[2])
-local now = redis.call('TIME')
-local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
-if token < floor then
-  token = floor
-  redis.call('SET', KEYS[2], string.format('%.0f', token))
-end
-return string.format('%.0f', token)
-`;
-
-/** KEYS: lock. ARGV: token, ttl ms. 1 if the lock is still this token's and was renewed, 0 if lost. */
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-
-/** KEYS: lock. ARGV: token. 1 if the lock was this token's and is deleted, 0 if it was not (left alone). */
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;

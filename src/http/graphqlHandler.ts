@@ -3,7 +3,7 @@ import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/s
 import type { Logger } from 'pino';
 import type { BearerTokens } from '../auth/bearerTokens.ts';
 import { ANONYMOUS, viewerFrom, type Viewer } from '../auth/viewer.ts';
-import type { HttpLimits } from '../config/config.ts';
+import type { HttpLimits } from '../config/httpLimits.ts';
 import { InvalidTokenError } from '../errors.ts';
 import type { RateLimiter } from '../limits/rateLimit/rateLimiter.ts';
 import type { Answer, Exchange, ResponseTier } from '../responses/responseTier.ts';

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HttpLimits } from '../config/config.ts';
+import type { HttpLimits } from '../config/httpLimits.ts';
 import { ClientGoneError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { answerClientError } from './clientErrorAnswer.ts';

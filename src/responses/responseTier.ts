@@ -7,12 +7,12 @@ import type { CacheKeys } from '../cache/keys.ts';
 import { tierWrite } from '../cache/readThrough/readItem.ts';
 import type { CacheStack } from '../cache/stack.ts';
 import { isTypeTag } from '../cache/tags/tags.ts';
-import { ifNoneMatchHits } from '../http/conditionalRequest.ts';
 import { mayBeCrossSiteForgery } from '../http/csrf.ts';
 import { BodyError, isJsonContentType } from '../http/requestBody.ts';
-import { cacheControlAtAge, storedTtlSeconds, type ResponsePolicy } from './httpPolicy.ts';
+import { storedTtlSeconds, type ResponsePolicy } from './httpPolicy.ts';
 import { paramsFromSearch, requestIdentity, type GraphQLParams, type RequestIdentity } from './requestIdentity.ts';
 import { cacheableHeaders, type ResponseHeaderOptions } from './responseHeaders.ts';
+import { sendResponse } from './sendResponse.ts';
 import type { CompleteResponse, StoredResponse } from './storedResponse.ts';
 
 export interface ResponseTierOptions {
@@ -54,8 +54,7 @@ export type Answer = { readonly kind: 'sent' } | { readonly kind: 'cacheable'; r
  * before anything is parsed; a response is stored under the cache stack's late-fill protocol (see
  * LateFills), with a ticket taken before its execution.
  *
- * It also writes every cacheable response: its headers, its `Age` on a hit, and the 304 a GET whose
- * `If-None-Match` names its ETag gets, hit or miss.
+ * It also writes every cacheable response, hit or miss (sendResponse.ts).
  */
 export class ResponseTier {
   private readonly now: () => number;
@@ -71,7 +70,7 @@ export class ResponseTier {
     if (identity) {
       const found = this.lookup(identity.hash, exchange.viewer);
       const hit = found instanceof Promise ? await found : found;
-      if (hit) return send(exchange, hit, 'HIT', this.now());
+      if (hit) return sendResponse(exchange, hit, 'HIT', this.now());
     }
     const ticket = identity ? stack?.lateFills.ticket() : undefined;
     const answer = await execute();
@@ -89,7 +88,7 @@ export class ResponseTier {
       identity && ticket && body.length <= this.options.maxStoredBytes
         ? this.store(identity.hash, exchange.viewer, stored, answer.policy, ticket).catch((error: unknown) => this.options.logger.warn({ err: error }, 'response not stored'))
         : undefined;
-    send(exchange, stored, 'MISS', this.now());
+    sendResponse(exchange, stored, 'MISS', this.now());
     await storing;
   }
 
@@ -216,44 +215,3 @@ const NOT_CACHEABLE = Symbol('not cacheable');
 const MAX_MEMOISED_REQUEST_LENGTH = 8 * 1024;
 /** Bounded by the text it holds (8 MiB at most), not only by count. */
 const identities = new LRUCache<string, RequestIdentity | typeof NOT_CACHEABLE>({ max: 10_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, key) => key.length + 64 });
-
-function send({ req, res }: Exchange, stored: CompleteResponse, source: 'HIT' | 'MISS', now: number): void {
-  const age = source === 'HIT' ? Math.max(0, Math.floor((now - stored.storedAt) / 1000)) : 0;
-  const head = [...headerList(stored), 'x-response-cache', source];
-  // A Vary set before, for this request alone (CORS: Origin), is kept: the stored one adds to it.
-  const varied = res.getHeader('vary');
-  if (varied !== undefined) head[head.indexOf('vary') + 1] = `${stored.headers.vary as string}, ${String(varied)}`;
-  if (source === 'HIT') head.push('age', String(age));
-  if (age > 0) head[head.indexOf('cache-control') + 1] = agedCacheControl(stored, age);
-  // Only for GET: on other methods If-None-Match is a precondition, not a revalidation.
-  if (req.method === 'GET' && ifNoneMatchHits(req.headers['if-none-match'], stored.headers.etag as string)) {
-    head.splice(head.indexOf('content-type'), 2);
-    res.writeHead(304, head);
-    return void res.end();
-  }
-  res.writeHead(200, head);
-  res.end(stored.body);
-}
-
-/** A stored response's headers as the flat list writeHead takes, made once per stored object. */
-function headerList(stored: CompleteResponse): string[] {
-  let list = headerLists.get(stored);
-  if (list === undefined) {
-    list = Object.entries(stored.headers).flat();
-    headerLists.set(stored, list);
-  }
-  return list;
-}
-
-const headerLists = new WeakMap<CompleteResponse, string[]>();
-
-/** cacheControlAtAge, computed once per stored object and age in seconds. */
-function agedCacheControl(stored: CompleteResponse, age: number): string {
-  const last = agedHeaders.get(stored);
-  if (last?.age === age) return last.header;
-  const header = cacheControlAtAge(stored.headers['cache-control'] as string, age);
-  agedHeaders.set(stored, { age, header });
-  return header;
-}
-
-const agedHeaders = new WeakMap<CompleteResponse, { age: number; header: string }>();

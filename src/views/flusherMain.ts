@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { closeRedisClient, createRedisClient, waitUntilReady } from '../cache/tiers/redisClient.ts';
-import { loadConfig, viewsRedisTarget } from '../config/config.ts';
+import { loadConfig } from '../config/config.ts';
+import { viewsRedisTarget } from '../config/redisTargets.ts';
 import { openDatabase } from '../database/database.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger } from '../logging/logger.ts';

@@ -5,9 +5,10 @@ import { DEFAULTS } from '../config/config.ts';
 import type { Prisma } from '../database/database.ts';
 import { LockNotAcquiredError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { parseEntries, type StreamEntry } from './streamEntries.ts';
+import { FlusherGroup } from './flusherGroup.ts';
+import { parseEntries } from './streamEntries.ts';
 import { applyViewEvents, sweepViewEvents } from './viewEvents.ts';
-import { VIEW_FLUSHERS_GROUP, viewKeys, type ViewKeys } from './viewKeys.ts';
+import { viewKeys } from './viewKeys.ts';
 
 export interface ViewFlusherOptions {
   redis: Redis | Cluster;
@@ -69,8 +70,7 @@ export interface ViewFlusherOptions {
  * again when it wakes. The fence refuses that commit however long the pause.
  */
 export class ViewFlusher {
-  private readonly redis: WithViewScripts;
-  private readonly keys: ViewKeys;
+  private readonly group: FlusherGroup;
   private readonly batchSize: number;
   private readonly intervalMs: number;
   private readonly claimIdleMs: number;
@@ -80,13 +80,10 @@ export class ViewFlusher {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<number> | undefined;
-  // Where the next XAUTOCLAIM resumes its walk through the group's pending entries.
-  private claimCursor = '0-0';
   private failing = false;
   private lastSweep = 0;
 
   constructor(private readonly options: ViewFlusherOptions) {
-    this.keys = viewKeys(options.prefix);
     if (options.consumer.length === 0) throw new TypeError('consumer must be a non-empty name');
     this.batchSize = getValidCount(options.batchSize, 'batchSize', DEFAULTS.viewFlushBatchSize, 1);
     this.intervalMs = getValidCount(options.intervalMs, 'intervalMs', DEFAULTS.viewFlushIntervalMs, 0);
@@ -95,8 +92,8 @@ export class ViewFlusher {
     this.lockTtlMs = getValidCount(options.lockTtlMs, 'lockTtlMs', Math.max(this.claimIdleMs, 1000), 1);
     // No wait: a flusher that finds another flushing has nothing to do until its next tick.
     this.locks = new Locks({ redis: options.redis, prefix: options.prefix, acquireWaitMs: 0, commandTimeoutMs: options.commandTimeoutMs });
-    this.redis = options.redis as WithViewScripts;
-    if (!('ackViews' in options.redis)) options.redis.defineCommand('ackViews', { numberOfKeys: 2, lua: ACK_VIEWS });
+    const { redis, consumer, prefix } = options;
+    this.group = new FlusherGroup({ redis, keys: viewKeys(prefix), consumer, batchSize: this.batchSize, claimIdleMs: this.claimIdleMs });
   }
 
   /**
@@ -153,7 +150,7 @@ export class ViewFlusher {
 
   private async flushHolding(lease: LockLease): Promise<number> {
     // Read under the lock: the fencing token must be older than any takeover of this batch.
-    const entries = await this.readBatch();
+    const entries = await this.group.readBatch();
     if (entries.length === 0) return 0;
     const { events, productIds, ackArgs } = parseEntries(entries);
     // Commit first: until the ack below, a crash only means the batch is delivered again. Fenced: a
@@ -166,8 +163,7 @@ export class ViewFlusher {
       });
     }
     if (this.options.onFlushed && productIds.length > 0) await this.options.onFlushed(productIds);
-    // Ack, delete and subtract together, so the pending counts never disagree with the stream.
-    await this.redis.ackViews(this.keys.stream, this.keys.pending, VIEW_FLUSHERS_GROUP, ...ackArgs);
+    await this.group.ack(ackArgs);
     return entries.length;
   }
 
@@ -214,43 +210,9 @@ export class ViewFlusher {
       this.options.logger.warn({ err: error }, 'sweep of applied view events failed');
     }
   }
-
-  private async readBatch(): Promise<StreamEntry[]> {
-    try {
-      return await this.readFromGroup();
-    } catch (error) {
-      // A Redis that restarted empty, or a first run: the group must exist before anyone reads.
-      if (!(error instanceof Error) || !error.message.startsWith('NOGROUP')) throw error;
-      await this.createGroup();
-      return this.readFromGroup();
-    }
-  }
-
-  private async readFromGroup(): Promise<StreamEntry[]> {
-    const { stream } = this.keys;
-    const [cursor, claimed] = (await this.redis.xautoclaim(stream, VIEW_FLUSHERS_GROUP, this.options.consumer, this.claimIdleMs, this.claimCursor, 'COUNT', this.batchSize)) as [string, StreamEntry[]];
-    this.claimCursor = cursor;
-    if (claimed.length > 0) return claimed;
-    const reply = await this.redis.xreadgroup('GROUP', VIEW_FLUSHERS_GROUP, this.options.consumer, 'COUNT', this.batchSize, 'STREAMS', stream, '>');
-    return reply?.[0]?.[1] ?? [];
-  }
-
-  private async createGroup(): Promise<void> {
-    try {
-      // From the start of the stream: views recorded before any flusher ran are still to be applied.
-      await this.redis.xgroup('CREATE', this.keys.stream, VIEW_FLUSHERS_GROUP, '0', 'MKSTREAM');
-    } catch (error) {
-      // Another flusher created it first.
-      if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error;
-    }
-  }
 }
 
 // Private:
-
-type WithViewScripts = (Redis | Cluster) & {
-  ackViews(stream: string, pending: string, group: string, ...idsAndProducts: string[]): Promise<number>;
-};
 
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -265,25 +227,3 @@ function getValidCount(value: number | undefined, option: string, fallback: numb
   }
   return value;
 }
-
-/**
- * KEYS: stream, pending. ARGV: group, then (entry id, product id) pairs. Acks each entry; only an
- * entry this call acked is deleted and subtracted from its product's pending count, so an entry acked
- * by two flushers is subtracted once. A count that reaches 0 loses its field.
- */
-const ACK_VIEWS = `
-local acked = {}
-local handled = 0
-for i = 2, #ARGV, 2 do
-  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
-    redis.call('XDEL', KEYS[1], ARGV[i])
-    handled = handled + 1
-    local product = ARGV[i + 1]
-    if product ~= '' then acked[product] = (acked[product] or 0) + 1 end
-  end
-end
-for product, n in pairs(acked) do
-  if redis.call('HINCRBY', KEYS[2], product, -n) <= 0 then redis.call('HDEL', KEYS[2], product) end
-end
-return handled
-`;

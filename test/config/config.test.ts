@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { assertSafeToServe, loadConfig, redisTarget, viewsRedisTarget } from '../../src/config/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { redisTarget, viewsRedisTarget } from '../../src/config/redisTargets.ts';
+import { assertSafeToServe } from '../../src/config/safeToServe.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 describe('configuration', () => {

@@ -8,10 +8,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { adminDatabaseUrl, databaseUrlFor, redisUrl } from '../support/services.ts';
+import { databaseUrlFor, redisUrl, runAsAdmin } from '../support/services.ts';
 import { freePort } from '../support/ports.ts';
 import { TEST_TOKEN_SECRET } from '../support/tokens.ts';
 
@@ -36,7 +35,7 @@ describe('docker-compose.yml, run here', () => {
 
   beforeAll(async () => {
     buildIfStale();
-    await admin(`CREATE DATABASE "${databaseName}"`);
+    await runAsAdmin(`CREATE DATABASE "${databaseName}"`);
   }, 120_000);
 
   afterAll(async () => {
@@ -45,7 +44,7 @@ describe('docker-compose.yml, run here', () => {
       api.child.kill('SIGKILL');
       await exited;
     }
-    await admin(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
+    await runAsAdmin(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
     const redis = new Redis(redisUrl);
     try {
       const keys = await redis.keys(`${cachePrefix}*`);
@@ -159,14 +158,4 @@ async function untilReady(url: string, child: ChildProcess, stderr: () => string
     await sleep(100);
   }
   throw new Error(`the api at ${url} was not ready in ${READY_TIMEOUT_MS} ms:\n${stderr()}`);
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }

@@ -7,23 +7,10 @@ import { deletePrefix, startTestApp, type GraphQLResult, type TestApp } from '..
 const INTERNALS = /prisma|invocation|ECONNREFUSED|ECONNRESET|Can't reach|127\.0\.0\.1|postgres|DatabaseNotReachable|ConnectionClosed|\bat \S+ \(|node_modules/i;
 
 describe('PostgreSQL down (production mode)', () => {
-  let proxy: FaultProxy;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    const databaseUrl = new URL(inject('databaseUrl'));
-    proxy = await FaultProxy.start({ targetPort: Number(databaseUrl.port || 5432), host: databaseUrl.hostname });
-    databaseUrl.port = String(proxy.port);
-    t = await startTestApp({ NODE_ENV: 'production', DATABASE_URL: databaseUrl.toString(), RESPONSE_CACHE: 'on', RETRY_AFTER_SECONDS: '7' });
-  });
-
-  afterAll(async () => {
-    await t?.stop();
-    await proxy?.close();
-    if (t) await deletePrefix(t.prefix);
-  });
+  const behind = useAppBehindDatabaseProxy({ NODE_ENV: 'production', RESPONSE_CACHE: 'on', RETRY_AFTER_SECONDS: '7' });
 
   it('answers from the cache tiers what they hold, a miss with 503, and a mutation with 503 that wrote nothing', async () => {
+    const { proxy, t } = behind;
     // Cached while the database is up: a whole response, and the product by id.
     const cachedQuery = '{ product(id: "1") { id name } }';
     expect((await t.query(cachedQuery)).status).toBe(200);
@@ -78,23 +65,10 @@ describe('PostgreSQL down (production mode)', () => {
 });
 
 describe('PostgreSQL hanging (accepts, never answers)', () => {
-  let proxy: FaultProxy;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    const databaseUrl = new URL(inject('databaseUrl'));
-    proxy = await FaultProxy.start({ targetPort: Number(databaseUrl.port || 5432), host: databaseUrl.hostname });
-    databaseUrl.port = String(proxy.port);
-    t = await startTestApp({ NODE_ENV: 'production', DATABASE_URL: databaseUrl.toString(), DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_QUERY_TIMEOUT_MS: '1000' });
-  });
-
-  afterAll(async () => {
-    await t?.stop();
-    await proxy?.close();
-    if (t) await deletePrefix(t.prefix);
-  });
+  const behind = useAppBehindDatabaseProxy({ NODE_ENV: 'production', DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_QUERY_TIMEOUT_MS: '1000' });
 
   it('answers a miss and a mutation with 503 once the database has not answered within its bound', async () => {
+    const { proxy, t } = behind;
     // A connection in the pool already, and one fresh one needed: both kinds must be bounded.
     expect((await t.query('{ product(id: "4") { id } }')).status).toBe(200);
     proxy.set({ kind: 'hang' });
@@ -120,4 +94,24 @@ async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promi
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/**
+ * For the enclosing describe: a FaultProxy in front of the run's PostgreSQL, and an app whose
+ * DATABASE_URL is the proxy, with `env` besides. Stopped, and the app's keys deleted, after.
+ */
+function useAppBehindDatabaseProxy(env: Record<string, string>): { proxy: FaultProxy; t: TestApp } {
+  const started = {} as { proxy: FaultProxy; t: TestApp };
+  beforeAll(async () => {
+    const databaseUrl = new URL(inject('databaseUrl'));
+    started.proxy = await FaultProxy.start({ targetPort: Number(databaseUrl.port || 5432), host: databaseUrl.hostname });
+    databaseUrl.port = String(started.proxy.port);
+    started.t = await startTestApp({ ...env, DATABASE_URL: databaseUrl.toString() });
+  });
+  afterAll(async () => {
+    await started.t?.stop();
+    await started.proxy?.close();
+    if (started.t) await deletePrefix(started.t.prefix);
+  });
+  return started;
 }

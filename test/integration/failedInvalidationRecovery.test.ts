@@ -1,9 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultProxy } from '../support/faultProxy.ts';
+import { describe, expect, it } from 'vitest';
 import { createCatalogFixture } from '../support/fixtures.ts';
-import { startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
-import { ThrowawayRedis } from '../support/throwawayRedis.ts';
+import { uniquePrefix, useAppBehindRedisProxy } from '../support/testApp.ts';
 
 const PRODUCT = `query($id: ID!) { product(id: $id) { name } }`;
 const RENAME = `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(id: $id, input: $input) { name } }`;
@@ -17,22 +15,10 @@ const RENAME = `mutation($id: ID!, $input: UpdateProductInput!) { updateProduct(
  * the old name.
  */
 describe('a write whose L3 invalidation failed, after Redis comes back', () => {
-  let redis: ThrowawayRedis;
-  let proxy: FaultProxy;
-  let app: TestApp;
-  beforeAll(async () => {
-    redis = await ThrowawayRedis.start();
-    proxy = await FaultProxy.start({ targetPort: redis.port });
-    app = await startTestApp({ CACHE_PREFIX: uniquePrefix(), REDIS_URL: proxy.url, RESPONSE_CACHE: 'off' });
-  });
-  afterAll(async () => {
-    proxy?.set({ kind: 'pass' });
-    await app?.stop();
-    await proxy?.close();
-    await redis?.stop();
-  });
+  const behind = useAppBehindRedisProxy((proxyUrl) => ({ CACHE_PREFIX: uniquePrefix(), REDIS_URL: proxyUrl, RESPONSE_CACHE: 'off' }));
 
   it('the writer never reads the old value back', async () => {
+    const { app, proxy } = behind;
     const { products } = await createCatalogFixture(app.app.database.prisma, { products: 1 });
     const id = String(products[0]!.id);
     // Cached in L2 and L3.

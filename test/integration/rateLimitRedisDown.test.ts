@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultProxy } from '../support/faultProxy.ts';
-import { startTestApp, type TestApp } from '../support/testApp.ts';
+import { startTestApp, useAppBehindRedisProxy, type TestApp } from '../support/testApp.ts';
 import { ThrowawayRedis } from '../support/throwawayRedis.ts';
 
 const QUERY = '{ product(id: 1) { id name } }';
@@ -71,21 +70,10 @@ describe('RATE_LIMIT_WHEN_REDIS_DOWN=open, Redis killed', () => {
 });
 
 describe('RATE_LIMIT_WHEN_REDIS_DOWN=closed, Redis hanging', () => {
-  let redis: ThrowawayRedis;
-  let proxy: FaultProxy;
-  let app: TestApp;
-  beforeAll(async () => {
-    redis = await ThrowawayRedis.start();
-    proxy = await FaultProxy.start({ targetPort: redis.port });
-    app = await startTestApp(env(proxy.url, 'closed'));
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await proxy?.close();
-    await redis?.stop();
-  });
+  const behind = useAppBehindRedisProxy((proxyUrl) => env(proxyUrl, 'closed'));
 
   it('refuses with 503 and Retry-After within the command timeout, logs once, and serves again when Redis answers', async () => {
+    const { app, proxy } = behind;
     expect((await app.query(QUERY)).status).toBe(200);
 
     proxy.set({ kind: 'hang' });

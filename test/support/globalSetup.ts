@@ -1,16 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { openServerSession } from '../../src/database/sqlSession.ts';
 import { applyMigrations } from '../../src/database/migrator.ts';
-import { adminDatabaseUrl, databaseUrlFor, SEEDED_PRODUCTS } from './services.ts';
+import { databaseUrlFor, runAsAdmin, SEEDED_PRODUCTS } from './services.ts';
 
 /** Creates this run's database, migrates it and seeds it through `prisma db seed`; drops it after. */
 export default async function setup(project: TestProject) {
   const runId = `${process.pid}_${Date.now().toString(36)}`;
   const name = `gqlcache_test_${runId}`;
-  await admin(`CREATE DATABASE "${name}"`);
+  await runAsAdmin(`CREATE DATABASE "${name}"`);
   const databaseUrl = databaseUrlFor(name);
 
   const session = await openServerSession(databaseUrl);
@@ -28,16 +27,6 @@ export default async function setup(project: TestProject) {
   project.provide('databaseUrl', databaseUrl);
   project.provide('runId', runId);
   return async () => {
-    await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await runAsAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   };
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminDatabaseUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { inject } from 'vitest';
 import type { ServerServices } from './serverEnvironment.ts';
 import { TEST_TOKEN_SECRET } from './tokens.ts';
@@ -16,6 +17,17 @@ export function databaseUrlFor(name: string): string {
   const url = new URL(adminDatabaseUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** Runs one statement (CREATE or DROP DATABASE) on the server of `adminDatabaseUrl`, on a connection of its own. */
+export async function runAsAdmin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminDatabaseUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
 
 export const SEEDED_PRODUCTS = 200;

@@ -5,9 +5,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { FaultProxy } from './faultProxy.ts';
 import { logLineCollector, type LogLine } from './logLines.ts';
 import { serverEnvironment } from './serverEnvironment.ts';
 import { redisUrl, testServices } from './services.ts';
+import { ThrowawayRedis } from './throwawayRedis.ts';
 import { adminToken } from './tokens.ts';
 
 export interface TestApp {
@@ -150,6 +152,27 @@ export function useTestApps(count: number, env: Env | (() => Env) = {}, options:
 export function useTwoInstances(env: Env | (() => Env), started: (pair: [a: TestApp, b: TestApp]) => unknown, options: AppOptions = {}): void {
   const apps = useTestApps(2, env, options);
   beforeAll(() => started(apps() as [TestApp, TestApp]));
+}
+
+/**
+ * For the enclosing describe: a throwaway Redis, a FaultProxy in front of it, and an app whose
+ * environment `env` makes from the proxy's URL (its REDIS_URL). After the tests the proxy passes
+ * again before the app stops, so a fault a test left on cannot hold the stop.
+ */
+export function useAppBehindRedisProxy(env: (proxyUrl: string) => Env): { redis: ThrowawayRedis; proxy: FaultProxy; app: TestApp } {
+  const started = {} as { redis: ThrowawayRedis; proxy: FaultProxy; app: TestApp };
+  beforeAll(async () => {
+    started.redis = await ThrowawayRedis.start();
+    started.proxy = await FaultProxy.start({ targetPort: started.redis.port });
+    started.app = await startTestApp(env(started.proxy.url));
+  });
+  afterAll(async () => {
+    started.proxy?.set({ kind: 'pass' });
+    await started.app?.stop();
+    await started.proxy?.close();
+    await started.redis?.stop();
+  });
+  return started;
 }
 
 /** Every key under a prefix, found with SCAN (never KEYS: the Redis is shared). */

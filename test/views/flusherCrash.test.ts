@@ -1,13 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Database } from '../../src/database/database.ts';
+import { describe, expect, inject, it } from 'vitest';
 import { ViewCounter } from '../../src/views/viewCounter.ts';
 import { VIEW_FLUSHERS_GROUP, viewKeys } from '../../src/views/viewKeys.ts';
 import { redisUrl } from '../support/services.ts';
-import { deletePrefix, uniquePrefix } from '../support/testApp.ts';
-import { bufferState, capturingLogger, createProducts, openRunDatabase, sharedRedis } from './viewFixtures.ts';
+import { uniquePrefix } from '../support/testApp.ts';
+import { bufferState, capturingLogger, createProducts, useRunDatabaseAndRedis } from './viewFixtures.ts';
 
 const VIEWS = 2000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,22 +18,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * the number of views recorded.
  */
 describe('a flusher process killed mid-flush', () => {
-  let db: Database;
-  let redis: Redis;
   const prefix = uniquePrefix();
   const keys = viewKeys(prefix);
-  const children: ChildProcess[] = [];
 
-  beforeAll(async () => {
-    db = await openRunDatabase();
-    redis = sharedRedis();
-  });
-  afterAll(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    redis.disconnect();
-    await deletePrefix(prefix);
-    await db.close();
-  });
+  const run = useRunDatabaseAndRedis(prefix);
 
   /** Starts flusherMain and resolves, once it is flushing, with the process and its consumer name. */
   async function startFlusher(): Promise<{ child: ChildProcess; consumer: string; exited: Promise<unknown> }> {
@@ -53,7 +39,7 @@ describe('a flusher process killed mid-flush', () => {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    children.push(child);
+    run.children.push(child);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     let stderr = '';
     child.stderr?.on('data', (chunk) => (stderr += String(chunk)));
@@ -68,19 +54,19 @@ describe('a flusher process killed mid-flush', () => {
   }
 
   let ids: number[] = [];
-  const storedViews = async () => (await db.prisma.product.aggregate({ where: { id: { in: ids } }, _sum: { viewCount: true } }))._sum.viewCount ?? 0;
+  const storedViews = async () => (await run.db.prisma.product.aggregate({ where: { id: { in: ids } }, _sum: { viewCount: true } }))._sum.viewCount ?? 0;
 
   /** Of the entries pending on `consumer`, how many are in the database already (committed, not acked). */
   async function committedNotAcked(consumer: string): Promise<number> {
-    const pending = (await redis.xpending(keys.stream, VIEW_FLUSHERS_GROUP, '-', '+', 1000, consumer)) as [string, ...unknown[]][];
-    const entries = await Promise.all(pending.map(([id]) => redis.xrange(keys.stream, id, id)));
+    const pending = (await run.redis.xpending(keys.stream, VIEW_FLUSHERS_GROUP, '-', '+', 1000, consumer)) as [string, ...unknown[]][];
+    const entries = await Promise.all(pending.map(([id]) => run.redis.xrange(keys.stream, id, id)));
     const eventIds = entries.map((entry) => entry[0]?.[1][3]).filter((id): id is string => id !== undefined);
-    return db.prisma.viewEvent.count({ where: { eventId: { in: eventIds } } });
+    return run.db.prisma.viewEvent.count({ where: { eventId: { in: eventIds } } });
   }
 
   /** Entries delivered to each consumer and not acked yet; none before the first flusher made the group. */
   async function unackedByConsumer(): Promise<Map<string, number>> {
-    const summary = (await redis.xpending(keys.stream, VIEW_FLUSHERS_GROUP).catch((error: Error) => {
+    const summary = (await run.redis.xpending(keys.stream, VIEW_FLUSHERS_GROUP).catch((error: Error) => {
       if (error.message.startsWith('NOGROUP')) return [0, null, null, null];
       throw error;
     })) as [number, string, string, [string, string][] | null];
@@ -116,9 +102,9 @@ describe('a flusher process killed mid-flush', () => {
 
   // Each flusher process takes a second or two to start, more on a busy machine.
   it('ends with viewCount risen by exactly the views recorded', { timeout: 60_000 }, async () => {
-    ids = await createProducts(db.prisma, 3);
+    ids = await createProducts(run.db.prisma, 3);
     const { logger } = capturingLogger();
-    const counter = new ViewCounter({ redis, prefix, prisma: db.prisma, logger });
+    const counter = new ViewCounter({ redis: run.redis, prefix, prisma: run.db.prisma, logger });
 
     let flusher = await startFlusher();
     // Views keep arriving, in small concurrent bursts, across the kills and restarts.
@@ -139,7 +125,7 @@ describe('a flusher process killed mid-flush', () => {
     flusher = await startFlusher();
 
     await producing;
-    await expect.poll(async () => bufferState(redis, keys), { timeout: 15_000, interval: 100 }).toEqual({ stream: 0, unacked: 0, pending: {} });
+    await expect.poll(async () => bufferState(run.redis, keys), { timeout: 15_000, interval: 100 }).toEqual({ stream: 0, unacked: 0, pending: {} });
     expect(await storedViews()).toBe(VIEWS);
 
     // A graceful stop of the last one exits cleanly.

@@ -1,11 +1,13 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { openDatabase, type Database, type Prisma } from '../../src/database/database.ts';
 import type { ViewKeys } from '../../src/views/viewKeys.ts';
 import { redisUrl } from '../support/services.ts';
+import { deletePrefix } from '../support/testApp.ts';
 
 /** The run's database (migrated and seeded by globalSetup). */
 export function openRunDatabase(): Promise<Database> {
@@ -47,6 +49,26 @@ export async function viewCountsOf(prisma: Prisma, ids: readonly number[]): Prom
 /** A plain client on the shared Redis, for the components and for inspecting their keys. */
 export function sharedRedis(): Redis {
   return new Redis(redisUrl);
+}
+
+/**
+ * For the enclosing describe: the run's database and a client on the shared Redis, set before its
+ * tests, and a list for the processes they start. After them, a process still running is SIGKILLed
+ * (a test that failed mid-way must not leave one behind), and the keys under `prefix` are deleted.
+ */
+export function useRunDatabaseAndRedis(prefix: string): { db: Database; redis: Redis; children: ChildProcess[] } {
+  const run = { children: [] as ChildProcess[] } as { db: Database; redis: Redis; children: ChildProcess[] };
+  beforeAll(async () => {
+    run.db = await openRunDatabase();
+    run.redis = sharedRedis();
+  });
+  afterAll(async () => {
+    for (const child of run.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    run.redis.disconnect();
+    await deletePrefix(prefix);
+    await run.db.close();
+  });
+  return run;
 }
 
 /** Stream length, entries still pending in the group, and the pending-count hash. */

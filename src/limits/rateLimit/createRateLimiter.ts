@@ -1,6 +1,7 @@
 import { closeRedisClient, createRedisClient, waitUntilReady } from '../../cache/tiers/redisClient.ts';
 import { TierGuard } from '../../cache/tiers/tierGuard.ts';
-import { redisTarget, type Config } from '../../config/config.ts';
+import type { Config } from '../../config/config.ts';
+import { redisTarget } from '../../config/redisTargets.ts';
 import { RateLimitUnavailableError } from '../../errors.ts';
 import type { Logger } from '../../logging/logger.ts';
 import { RateLimiter } from './rateLimiter.ts';

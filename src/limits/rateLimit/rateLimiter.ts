@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Viewer } from '../../auth/viewer.ts';
-import type { RateLimitOptions } from '../../config/config.ts';
+import type { RateLimitOptions } from '../../config/rateLimitOptions.ts';
 import { clientAddress } from './clientAddress.ts';
 import { policyHeader, rateLimitHeaders, type NamedPolicy, type RateLimitHeaders } from './rateLimitHeaders.ts';
 import type { WindowCounter } from './windowCounter.ts';
