@@ -231,14 +231,18 @@ describe('InvalidationBus on Redis Cluster, classic pub/sub', () => {
     expect(await silentlyLost(attempts, a!)).toEqual([]);
   });
 
-  it('SIGSTOP of the node the subscriber sits on: deaf within the deadline, hearing after SIGCONT, nothing lost silently', async () => {
+  /** Instance a (its subscriber the only one, so the node that has one is a's), then b, which publishes. */
+  async function subscriberAndPublisher() {
     const {
       channel,
       started: [a],
     } = await startInstances(false, ['a']);
-    // Only a's subscriber exists yet: the node that has one is a's.
     const [subscriberNode] = await nodesWithSubscribers(cluster!.ports);
-    const b = await addInstance(channel, false, 'b');
+    return { a, b: await addInstance(channel, false, 'b'), subscriberNode };
+  }
+
+  it('SIGSTOP of the node the subscriber sits on: deaf within the deadline, hearing after SIGCONT, nothing lost silently', async () => {
+    const { a, b, subscriberNode } = await subscriberAndPublisher();
     const pid = await pidOf(subscriberNode!);
     const probes = sendProbes(b.bus, 100);
     const stoppedAt = performance.now();
@@ -257,12 +261,7 @@ describe('InvalidationBus on Redis Cluster, classic pub/sub', () => {
   });
 
   it('the node the subscriber sits on is killed: the client moves the subscription silently, and no invalidation is lost without a clear', async () => {
-    const {
-      channel,
-      started: [a],
-    } = await startInstances(false, ['a']);
-    const [subscriberNode] = await nodesWithSubscribers(cluster!.ports);
-    const b = await addInstance(channel, false, 'b');
+    const { a, b, subscriberNode } = await subscriberAndPublisher();
     const probes = sendProbes(b.bus, 20);
     const killedAt = performance.now();
     process.kill(await pidOf(subscriberNode!), 'SIGKILL');
