@@ -20,3 +20,12 @@ export const tags = {
 export function isTypeTag(tag: string): boolean {
   return !tag.includes(':') && !tag.includes('.');
 }
+
+/** What a tag names, as the list above has it; low-cardinality, for spans and metrics (never the tag itself). */
+export type TagKind = 'entity' | 'list' | 'root_list' | 'type';
+
+export function tagKind(tag: string): TagKind {
+  if (isTypeTag(tag)) return 'type';
+  if (!tag.includes(':')) return 'root_list';
+  return tag.indexOf(':') === tag.lastIndexOf(':') ? 'entity' : 'list';
+}
