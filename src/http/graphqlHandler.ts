@@ -6,6 +6,7 @@ import { ANONYMOUS, viewerFrom, type Viewer } from '../auth/viewer.ts';
 import type { HttpLimits } from '../config/httpLimits.ts';
 import { InvalidTokenError } from '../errors.ts';
 import type { RateLimiter } from '../limits/rateLimit/rateLimiter.ts';
+import { inOperationSpan, inRequestSpan } from '../observability/tracing.ts';
 import type { Answer, Exchange, ResponseTier } from '../responses/responseTier.ts';
 import type { RequestContext } from '../schema/context.ts';
 import { sendJsonError } from './errorResponses.ts';
@@ -49,7 +50,12 @@ export interface GraphQLEndpoint {
  * body or a query text over its limit is a 413, and a response over its budget is replaced by an
  * error and never stored.
  */
-export async function handleGraphQL(req: IncomingMessage, res: ServerResponse, endpoint: GraphQLEndpoint): Promise<void> {
+export function handleGraphQL(req: IncomingMessage, res: ServerResponse, endpoint: GraphQLEndpoint): Promise<void> {
+  return inRequestSpan(req, res, () => serveGraphQL(req, res, endpoint));
+}
+
+/** {@link handleGraphQL}, inside the request's span. */
+async function serveGraphQL(req: IncomingMessage, res: ServerResponse, endpoint: GraphQLEndpoint): Promise<void> {
   const { limits } = endpoint;
   // Below Node's own header limit (a 431 on the socket, see clientErrorAnswer.ts), so that a GET a
   // proxy might still pass is refused here, with a message that says what to do instead.
@@ -116,7 +122,7 @@ async function execute({ req, res, search, parseBody }: Exchange, viewer: Viewer
   if (requestId !== undefined) headers.set('x-request-id', requestId);
   const request: HTTPGraphQLRequest = { method: (req.method ?? 'GET').toUpperCase(), headers, search, body: parsedBody };
   endpoint.onExecute?.();
-  const response = await endpoint.apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => context });
+  const response = await inOperationSpan(() => endpoint.apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: request, context: async () => context }));
   res.statusCode = response.status ?? 200;
   for (const [name, value] of response.headers) res.setHeader(name, value);
 

@@ -8,6 +8,7 @@ import type { Config } from '../config/config.ts';
 import { boundedDocumentStore, DOCUMENT_STORE_BYTES } from '../limits/documentStore.ts';
 import { operationLimits } from '../limits/operationLimits.ts';
 import type { Logger } from '../logging/logger.ts';
+import { tracingPlugin } from '../observability/tracingPlugin.ts';
 import { responsePolicyPlugin } from '../responses/responsePolicyPlugin.ts';
 import type { RequestContext } from '../schema/context.ts';
 import { clientErrorFormatter, errorReportingPlugin } from './clientErrors.ts';
@@ -37,6 +38,7 @@ export async function startGraphQLServer(options: GraphQLServerOptions): Promise
       // The HTTP layer writes Cache-Control itself, with what Apollo's header cannot say.
       ApolloServerPluginCacheControl({ calculateHttpHeaders: false }),
       responsePolicyPlugin(),
+      tracingPlugin(),
       authorizationPlugin(schema),
       ...(limits.plugin ? [limits.plugin] : []),
       errorReportingPlugin({ logger, retryAfterSeconds: config.retryAfterSeconds }),

@@ -8,6 +8,7 @@ import { tierWrite } from '../cache/readThrough/readItem.ts';
 import type { CacheStack } from '../cache/stack.ts';
 import { isTypeTag } from '../cache/tags/tags.ts';
 import { mayBeCrossSiteForgery } from '../http/csrf.ts';
+import { endLookupSpan, startLookupSpan } from '../observability/tracing.ts';
 import { BodyError, isJsonContentType } from '../http/requestBody.ts';
 import { storedTtlSeconds, type ResponsePolicy } from './httpPolicy.ts';
 import { paramsFromSearch, requestIdentity, type GraphQLParams, type RequestIdentity } from './requestIdentity.ts';
@@ -68,8 +69,10 @@ export class ResponseTier {
     const { stack } = this.options;
     const identity = stack ? identify(exchange) : undefined;
     if (identity) {
+      const span = startLookupSpan();
       const found = this.lookup(identity.hash, exchange.viewer);
       const hit = found instanceof Promise ? await found : found;
+      endLookupSpan(span, hit !== undefined, found instanceof Promise ? 'shared' : 'local');
       if (hit) return sendResponse(exchange, hit, 'HIT', this.now());
     }
     const ticket = identity ? stack?.lateFills.ticket() : undefined;
