@@ -1,3 +1,4 @@
+import { ATTR, inSpan, SPAN, traceAttribute, traceReturnedRows } from '../../observability/tracing.ts';
 import type { CacheEntry, CachedKind } from '../entry.ts';
 import { fillTiers, tierWrite, type Fences, type Load, type ReadItem, type Tiers } from './readItem.ts';
 
@@ -50,8 +51,17 @@ export class LoadAndFill {
   }
 
   /** Loads without filling: a kind the schema does not let us cache. */
-  async load<R, V>(kind: CachedKind<V>, items: readonly ReadItem<R, V>[], load: Load<R, V>, reason: LoadEvent['reason']): Promise<(V | null)[]> {
+  load<R, V>(kind: CachedKind<V>, items: readonly ReadItem<R, V>[], load: Load<R, V>, reason: LoadEvent['reason']): Promise<(V | null)[]> {
+    return inSpan(SPAN.load, () => this.loadInSpan(kind, items, load, reason));
+  }
+
+  /** {@link load}, in the load's span. */
+  private async loadInSpan<R, V>(kind: CachedKind<V>, items: readonly ReadItem<R, V>[], load: Load<R, V>, reason: LoadEvent['reason']): Promise<(V | null)[]> {
+    traceAttribute(ATTR.kind, kind.name);
+    traceAttribute(ATTR.keys, items.length);
+    traceAttribute(ATTR.loadReason, reason);
     const values = await load(items.map((item) => item.item));
+    traceReturnedRows(values);
     this.options.onLoad?.({ kind: kind.name, keys: items.map((item) => item.key), reason });
     return items.map((_, i) => values[i] ?? null);
   }

@@ -1,3 +1,4 @@
+import { ATTR, inSpan, SPAN, traceAttribute } from '../../observability/tracing.ts';
 import type { LateFills, LateFillTicket } from '../coherence/lateFills.ts';
 import type { CachedKind } from '../entry.ts';
 import type { FreshnessPolicy } from '../freshness/freshness.ts';
@@ -102,14 +103,22 @@ export class ReadThrough {
    * Resolves each item to its value, `null` meaning "no such row", in order. `load` receives only the
    * items no tier could serve and returns their values in the same order.
    */
-  async getMany<R, V>(kind: CachedKind<V>, requested: readonly CacheItem<R>[], load: Load<R, V>): Promise<(V | null)[]> {
+  getMany<R, V>(kind: CachedKind<V>, requested: readonly CacheItem<R>[], load: Load<R, V>): Promise<(V | null)[]> {
+    return inSpan(SPAN.batch, () => this.readMany(kind, requested, load));
+  }
+
+  /** {@link getMany}, in the batch's span. */
+  private async readMany<R, V>(kind: CachedKind<V>, requested: readonly CacheItem<R>[], load: Load<R, V>): Promise<(V | null)[]> {
     const items: ReadItem<R, V>[] = requested.map((item) => ({ item: item.item, key: item.key, tags: item.tags }));
+    traceAttribute(ATTR.kind, kind.name);
+    traceAttribute(ATTR.keys, items.length);
     // A type the schema does not let us cache goes straight to the database.
     if (kind.ttlSeconds <= 0 || (!this.tiers.local && !this.tiers.shared)) return this.fill.load(kind, items, load, 'miss');
 
     const fences = await walkTiers(this.tiers, kind, items, { clock: { now: this.now, random: this.random }, freshness: this.options.freshness });
 
     const missing = unanswered(items);
+    traceAttribute(ATTR.misses, missing.length);
     if (missing.length > 0) {
       this.options.onMiss?.({ kind: kind.name, keys: missing.map((item) => item.key) });
       await loadInFlight(this.flights, missing, (starting) => this.loadMissing(kind, starting, load, fences));

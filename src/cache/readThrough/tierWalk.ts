@@ -1,3 +1,4 @@
+import { ATTR, traceAttribute } from '../../observability/tracing.ts';
 import type { CachedKind } from '../entry.ts';
 import { freshnessOf, type FreshnessPolicy } from '../freshness/freshness.ts';
 import { fillTiers, tierRead, tierWrite, unanswered, type Fences, type ReadItem, type Tiers } from './readItem.ts';
@@ -25,15 +26,18 @@ export async function walkTiers<R, V>(tiers: Tiers, kind: CachedKind<V>, items: 
     fences[role] = lookup.fence;
     const now = options.clock.now();
     const copies = [];
+    let hits = 0;
     for (const [j, item] of pending.entries()) {
       const entry = lookup.entries[j];
       if (entry === undefined) continue;
       const freshness = freshnessOf(entry, now, options.clock.random(), options.freshness);
       if (freshness === 'expired') continue;
       item.answer = { value: entry.value };
+      hits += 1;
       if (freshness !== 'fresh') item.refresh = { servedExpiry: entry.expiresAt };
       if (role === 'shared') copies.push(tierWrite(item, entry, now));
     }
+    traceAttribute(role === 'local' ? ATTR.hitsLocal : ATTR.hitsShared, hits);
     // Hits in the shared tier are copied into the local one, under the fence the local read took.
     if (copies.length > 0) await fillTiers({ ...(tiers.local ? { local: tiers.local } : {}) }, copies, fences);
   }
