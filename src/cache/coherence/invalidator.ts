@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { inSpan, SPAN, traceInvalidatedTags } from '../../observability/tracing.ts';
 import type { InvalidationFences } from '../readThrough/readThrough.ts';
 import type { CacheTier, TierFence } from '../tiers/tier.ts';
 import type { HeardGenerations } from './heardGenerations.ts';
@@ -69,7 +70,13 @@ export class Invalidator {
   constructor(private readonly options: InvalidatorOptions) {}
 
   /** Resolves to the fences this invalidation produced, for the write-through that follows it. */
-  async invalidate(tags: readonly string[]): Promise<InvalidationFences> {
+  invalidate(tags: readonly string[]): Promise<InvalidationFences> {
+    return inSpan(SPAN.invalidate, () => this.invalidateEverywhere(tags));
+  }
+
+  /** {@link invalidate}, in its span. */
+  private async invalidateEverywhere(tags: readonly string[]): Promise<InvalidationFences> {
+    traceInvalidatedTags(tags);
     if (tags.length === 0) return {};
     const { shared, bus } = this.options;
     const failuresBefore = this.failures;
