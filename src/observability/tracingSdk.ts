@@ -12,7 +12,7 @@ export interface Tracing {
 }
 
 /**
- * Exports spans over OTLP/HTTP (protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+ * Exports spans over OTLP/HTTP (JSON) when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
  * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, and `OTEL_SDK_DISABLED` is not `true`; otherwise
  * registers nothing and returns undefined, and the spans of tracing.ts stay the API's no-ops. The
  * variables are OpenTelemetry's own, read as its SDKs document them: the exporter reads the endpoint,
@@ -21,7 +21,9 @@ export interface Tracing {
  *
  * Called from main.ts only, never from createApp: a test registers its own provider.
  */
-export function startTracing(logger: Logger, env: NodeJS.ProcessEnv = process.env): Tracing | undefined {
+export function startTracing(logger: Logger): Tracing | undefined {
+  // process.env, not an argument: the exporter and the provider read their own variables from it.
+  const env = process.env;
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return undefined;
   // The exporter reports failed exports through diag, which is silent until given a logger.
@@ -35,7 +37,8 @@ export function startTracing(logger: Logger, env: NodeJS.ProcessEnv = process.en
   // awaits) and the W3C trace-context propagator (so a caller's `traceparent` is the parent).
   provider.register();
   logger.info({ serviceName, endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'exporting traces over OTLP');
-  return { shutdown: () => provider.shutdown() };
+  // A last export that fails (the collector gone) is logged; it must not fail the server's stop.
+  return { shutdown: () => provider.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'last spans not exported')) };
 }
 
 // Private:
