@@ -36,6 +36,8 @@ export class RedisWindowCounter implements WindowCounter {
   private readonly keys = new Map<string, KeyState>();
   /** The keys asking Redis in this turn's call. */
   private pending: string[] | undefined;
+  /** After {@link close}: no lease is held any more. */
+  private closed = false;
 
   constructor(private readonly options: RedisWindowCounterOptions) {
     this.redis = options.redis as WithScript;
@@ -60,6 +62,20 @@ export class RedisWindowCounter implements WindowCounter {
     });
   }
 
+  /**
+   * Gives back the unused permits of every lease held, in one last call (per key on a Cluster), so
+   * that a stopping instance strands nothing; call it once no request asks any more, before the
+   * connection closes. Never rejects.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const [key, state] of this.keys) {
+      this.retireLease(state);
+      if (state.returns.length > 0) this.ask(key, state);
+    }
+    await this.flush();
+  }
+
   // Private:
 
   private stateOf(key: string, policy: WindowPolicy): KeyState {
@@ -75,17 +91,17 @@ export class RedisWindowCounter implements WindowCounter {
     if (!this.pending) {
       this.pending = [];
       // After the poll phase: every request whose bytes arrived in this turn has asked by then.
-      setImmediate(() => this.flush());
+      setImmediate(() => void this.flush());
     }
     this.pending.push(key);
   }
 
-  private flush(): void {
+  private async flush(): Promise<void> {
     const keys = this.pending;
     this.pending = undefined;
     if (!keys) return;
     const groups = this.options.redis.isCluster ? keys.map((key) => [key]) : [keys];
-    for (const group of groups) void this.askGroup(group);
+    await Promise.all(groups.map((group) => this.askGroup(group)));
   }
 
   /** One call for `keys` (one slot); never rejects: a failure answers every waiting request `undefined`. */
@@ -149,9 +165,10 @@ export class RedisWindowCounter implements WindowCounter {
       if (decision !== undefined) resolve(decision);
       else state.waiting.push(resolve);
     }
-    if (lease.used < lease.granted && now < lease.until) this.hold(key, state, lease);
+    if (lease.used < lease.granted && now < lease.until && !this.closed) this.hold(key, state, lease);
     else if (lease.used < lease.granted) state.returns.push({ leaseId: lease.id, used: lease.used });
-    if (state.waiting.length > 0 || state.returns.length > 0) this.ask(key, state);
+    // Once closed, what is left to give back stays counted until its lease leaves the window.
+    if (state.waiting.length > 0 || (state.returns.length > 0 && !this.closed)) this.ask(key, state);
     else this.forgetIfIdle(key, state);
   }
 

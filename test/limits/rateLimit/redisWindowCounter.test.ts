@@ -107,6 +107,16 @@ describe('RedisWindowCounter on one Redis', () => {
     expect(Number(await connections[0]!.hget(permitsKey(k), 'total'))).toBe(policy.limit);
   });
 
+  it('gives every unused permit back on close', async () => {
+    const k = key('user:close');
+    const counter = new RedisWindowCounter({ redis: connections[0]!, guard: transparent });
+    const policy = { limit: 80, windowMs: 60_000 };
+    expect((await counter.count(k, policy))!.allowed).toBe(true);
+    expect(Number(await connections[0]!.hget(permitsKey(k), 'total'))).toBe(10);
+    await counter.close();
+    expect(Number(await connections[0]!.hget(permitsKey(k), 'total'))).toBe(1);
+  });
+
   it('keeps using the permits in hand while Redis fails, until they are used up', async () => {
     const k = key('user:down');
     const guard = countingGuard();
