@@ -21,7 +21,7 @@ interface Variant {
 /**
  * The rate limiter counts every request of the load, which all come from one address: its limit
  * must be out of reach, and its window short, so that the key's log holds about one second of
- * requests (a few thousand members), as a busy client's would.
+ * requests, as a busy client's would: in leases of 1,000 permits, most decided in the process.
  */
 const RATE_LIMIT_ON = { RATE_LIMIT: 'on', RATE_LIMIT_ANONYMOUS_REQUESTS: '1000000', RATE_LIMIT_WINDOW_SECONDS: '1' };
 /** A page on another site, allowed by CORS_ORIGINS: every request of its load carries its Origin. */

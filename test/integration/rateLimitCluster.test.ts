@@ -1,4 +1,5 @@
 import type { Cluster } from 'ioredis';
+import { permitsKey } from '../../src/limits/rateLimit/permitLease.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
 import { ThrowawayCluster } from '../support/throwawayCluster.ts';
@@ -48,8 +49,10 @@ describe('rate limit on Redis Cluster', () => {
       expect(mine.filter((a) => a.status === 429)).toHaveLength(2 * LIMIT);
     }
     const keys = userIds.map((id) => `${prefix}{rl:user:${id}}`);
-    for (const key of keys) expect(await client.zcard(key)).toBe(LIMIT);
+    for (const key of keys) expect(Number(await client.hget(permitsKey(key), 'total'))).toBe(LIMIT);
     const slots = await Promise.all(keys.map((key) => client.cluster('KEYSLOT', key)));
+    // A key's permit hash is on its log's slot: the script's two keys are one slot.
+    for (const [i, key] of keys.entries()) expect(await client.cluster('KEYSLOT', permitsKey(key))).toBe(slots[i]);
     // The slot is the tag's alone: the prefix does not move it.
     expect(slots[0]).toBe(await client.cluster('KEYSLOT', '{rl:user:1}'));
     expect(new Set(slots).size).toBeGreaterThan(1);

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { permitsKey } from '../../src/limits/rateLimit/permitLease.ts';
 import { redisUrl } from '../support/services.ts';
 import { startTestApp, uniquePrefix, type TestApp } from '../support/testApp.ts';
 
@@ -17,7 +18,8 @@ describe('RATE_LIMIT_TRUSTED_PROXY_HOPS', () => {
   afterAll(async () => {
     await Promise.all([behindProxy?.stop(), direct?.stop()]);
     const redis = new Redis(redisUrl);
-    await redis.del(...['203.0.113.1', '203.0.113.2'].map((ip) => `${prefix}{rl:ip:${ip}}`), `${prefix}direct:{rl:ip:127.0.0.1}`);
+    const logs = [...['203.0.113.1', '203.0.113.2'].map((ip) => `${prefix}{rl:ip:${ip}}`), `${prefix}direct:{rl:ip:127.0.0.1}`];
+    await redis.del(...logs, ...logs.map(permitsKey));
     redis.disconnect();
   });
 

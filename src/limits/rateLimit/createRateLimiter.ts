@@ -50,9 +50,14 @@ export async function createRateLimiter(config: Config, logger: Logger): Promise
   redis.on('error', (error) => guard.markDown(error));
   // Startup does not wait on it for long: until it is ready, requests meet the down behaviour.
   await waitUntilReady(redis, 2000);
+  const counter = new RedisWindowCounter({ redis, guard });
   return {
-    limiter: new RateLimiter({ ...options, counter: new RedisWindowCounter({ redis, guard }) }),
+    limiter: new RateLimiter({ ...options, counter }),
     guard,
-    close: () => closeRedisClient(redis),
+    close: async () => {
+      // The permits leased and not used go back before the connection closes.
+      await counter.close();
+      await closeRedisClient(redis);
+    },
   };
 }

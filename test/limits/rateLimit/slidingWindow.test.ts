@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LocalWindowCounter } from '../../../src/limits/rateLimit/localWindowCounter.ts';
-import { admit, decisionInBatch, keyReplies, type WindowPolicy } from '../../../src/limits/rateLimit/slidingWindow.ts';
+import { admit, type WindowPolicy } from '../../../src/limits/rateLimit/slidingWindow.ts';
 
 const POLICY: WindowPolicy = { limit: 3, windowMs: 1000 };
 
@@ -67,38 +67,6 @@ describe('sliding window log: admit', () => {
       if (admit(log, now, policy).allowed) admitted.push(now);
     }
     for (let i = policy.limit; i < admitted.length; i++) expect((admitted[i] as number) - (admitted[i - policy.limit] as number)).toBeGreaterThanOrEqual(policy.windowMs);
-  });
-});
-
-describe('keyReplies and decisionInBatch', () => {
-  it("reads the script's reply per key and refuses anything else", () => {
-    expect(keyReplies([0, 2, 900, 5, 0, 12], 2)).toEqual([
-      { before: 0, admitted: 2, resetMs: 900 },
-      { before: 5, admitted: 0, resetMs: 12 },
-    ]);
-    expect(() => keyReplies('OK', 1)).toThrow(TypeError);
-    expect(() => keyReplies([1, 2], 1)).toThrow(TypeError);
-    expect(() => keyReplies([1, 2, 3], 2)).toThrow(TypeError);
-  });
-
-  it('tells each request of a batch what admit would have told it, one after another at the same time', () => {
-    const policy: WindowPolicy = { limit: 5, windowMs: 1000 };
-    for (const [counted, batch] of [
-      [0, 3],
-      [0, 8],
-      [3, 4],
-      [5, 2],
-      [4, 1],
-    ] as const) {
-      // The log as it stands: `counted` requests, the oldest 400 ms ago.
-      const log = Array.from({ length: counted }, (_, i) => 600 + i);
-      const now = 1000;
-      const expected = Array.from({ length: batch }, () => admit(log, now, policy));
-      const admitted = expected.filter((d) => d.allowed).length;
-      const resetMs = counted > 0 ? 600 + policy.windowMs - now : admitted > 0 ? policy.windowMs : 0;
-      const reply = { before: counted, admitted, resetMs };
-      expect(Array.from({ length: batch }, (_, i) => decisionInBatch(reply, i, policy))).toEqual(expected);
-    }
   });
 });
 
