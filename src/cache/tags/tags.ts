@@ -20,3 +20,10 @@ export const tags = {
 export function isTypeTag(tag: string): boolean {
   return !tag.includes(':') && !tag.includes('.');
 }
+
+/** What a tag names, for metrics: `entity`, `list`, `root_list` or `type` (never the tag itself, which holds an id). */
+export function tagKindOf(tag: string): 'entity' | 'list' | 'root_list' | 'type' {
+  if (isTypeTag(tag)) return 'type';
+  if (tag.startsWith('Query.')) return 'root_list';
+  return tag.split(':').length > 2 ? 'list' : 'entity';
+}
