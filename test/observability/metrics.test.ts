@@ -120,6 +120,34 @@ describe('Redis down', () => {
   });
 });
 
+describe('write-behind views', () => {
+  // The flusher's first batch runs at start; the next one an hour later: views recorded now stay buffered.
+  const held = useTestApp({ VIEW_FLUSH_INTERVAL_MS: '3600000' });
+  const flushing = useTestApp({ VIEW_FLUSH_INTERVAL_MS: '20' });
+  const VIEW = `mutation($id: ID!) { recordProductView(id: $id) }`;
+
+  it('views recorded and not flushed show as pending, with the age of the oldest', async () => {
+    const t = held();
+    const { products } = await createCatalogFixture(t.app.database.prisma, { products: 1 });
+    for (let i = 0; i < 3; i++) expect((await t.query(VIEW, { id: String(products[0]!.id) })).body.data?.recordProductView).toBe(true);
+    const samples = await scrape(t.url);
+    expect(sumOf(samples, 'gqlcache_views_pending')).toBe(3);
+    expect(sumOf(samples, 'gqlcache_views_flush_lag_seconds')).toBeGreaterThanOrEqual(0);
+    expect(sumOf(samples, 'gqlcache_views_flush_lag_seconds')).toBeLessThan(60);
+    expect(sumOf(samples, 'gqlcache_views_flushed_total')).toBe(0);
+  });
+
+  it('flushed views are counted, and nothing is left pending', async () => {
+    const t = flushing();
+    const { products } = await createCatalogFixture(t.app.database.prisma, { products: 1 });
+    for (let i = 0; i < 2; i++) await t.query(VIEW, { id: String(products[0]!.id) });
+    const samples = await scrapeUntil(t.url, (s) => sumOf(s, 'gqlcache_views_flushed_total') >= 2 && sumOf(s, 'gqlcache_views_pending') === 0);
+    expect(sumOf(samples, 'gqlcache_views_flushed_total')).toBe(2);
+    expect(sumOf(samples, 'gqlcache_views_pending')).toBe(0);
+    expect(sumOf(samples, 'gqlcache_views_flush_lag_seconds')).toBe(0);
+  });
+});
+
 describe('METRICS=off and METRICS_PATH', () => {
   const off = useTestApp({ METRICS: 'off' });
   const moved = useTestApp({ METRICS_PATH: '/internal/prometheus' });
