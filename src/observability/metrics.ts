@@ -187,7 +187,12 @@ export class CacheMetrics implements MetricsSink {
         g.set(lastHeardAt === 0 ? Number.NaN : (Date.now() - lastHeardAt) / 1000);
       }),
     );
-    const views = async () => (await Promise.all(each((s) => s.views).map((read) => read())))[0];
+    // Both views gauges are collected in the same scrape: one read of Redis serves the two.
+    let reading: Promise<{ pending: number; oldestAgeMs: number } | undefined> | undefined;
+    const views = () =>
+      (reading ??= Promise.all(each((s) => s.views).map((read) => read()))
+        .then((all) => all[0])
+        .finally(() => (reading = undefined)));
     gauge('gqlcache_views_pending', 'Product views buffered in Redis and not yet flushed into the database.', async (g) => {
       const backlog = await views();
       if (backlog) g.set(backlog.pending);
