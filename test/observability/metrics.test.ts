@@ -85,6 +85,20 @@ describe('metrics after cold, warm and a write', () => {
   });
 });
 
+describe('a response over RESPONSE_CACHE_MAX_BYTES', () => {
+  const started = useTestApp({ RESPONSE_CACHE: 'on', RESPONSE_CACHE_MAX_BYTES: '0' });
+
+  it('is sent, not stored, and counted as a refusal for "too_large"', async () => {
+    const t = started();
+    const { products } = await createCatalogFixture(t.app.database.prisma, { products: 1 });
+    const before = await scrape(t.url);
+    expect((await t.query(PRODUCT, { id: String(products[0]!.id) })).headers.get('x-response-cache')).toBe('MISS');
+    const after = await scrape(t.url);
+    expect(delta(after, before, 'gqlcache_response_tier_refusals_total', { reason: 'too_large' })).toBe(1);
+    expect(delta(after, before, 'gqlcache_response_tier_total', { result: 'store' })).toBe(0);
+  });
+});
+
 describe('invalidation propagation', () => {
   let a: TestApp;
   let b: TestApp;
