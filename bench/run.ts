@@ -15,6 +15,7 @@ import { abuseSection } from './abuse.ts';
 import { createBenchDatabase, prepareCatalog } from './benchDatabase.ts';
 import { Cleanup } from './cleanup.ts';
 import { edgeSection } from './edge.ts';
+import { metricsSection } from './metrics.ts';
 import { faultsSection } from './faults.ts';
 import { readParams, setupBudgetMs } from './params.ts';
 import { propagationSection } from './propagation.ts';
@@ -28,7 +29,7 @@ import { tagMemorySection } from './tagMemory.ts';
 import { xfetchExpirySection } from './xfetchExpiry.ts';
 
 /** Every section, in the order a full run measures them. */
-const SECTIONS: readonly Section[] = [readPathSection, responseTierSection, edgeSection, abuseSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection, faultsSection];
+const SECTIONS: readonly Section[] = [readPathSection, responseTierSection, edgeSection, metricsSection, abuseSection, stampedeSection, xfetchExpirySection, propagationSection, tagMemorySection, faultsSection];
 
 const REPORT_FILES: Record<Section['report'], string> = {
   'read-path': path.resolve(import.meta.dirname, '../reports/bench-read-path.json'),

@@ -26,6 +26,9 @@ import { createRateLimiter } from './limits/rateLimit/createRateLimiter.ts';
 import type { RateLimiter } from './limits/rateLimit/rateLimiter.ts';
 import type { Logger } from './logging/logger.ts';
 import { createMutations } from './mutations/catalogMutations.ts';
+import { cacheStackHooks, scrapeSources } from './observability/appMetrics.ts';
+import { cacheReportPlugin } from './observability/cacheReportPlugin.ts';
+import { CacheMetrics, NO_METRICS, type MetricsSink } from './observability/metrics.ts';
 import { Lifecycle } from './process/lifecycle.ts';
 import { checkRedisRoles } from './process/redisRoles.ts';
 import { typeHttpPolicies } from './responses/httpPolicy.ts';
@@ -55,6 +58,8 @@ export interface App {
   readonly events: EventEmitter<AppEvents>;
   /** Every cached kind, with its TTLs and shape version. */
   readonly kinds: CachedKinds;
+  /** The Prometheus metrics (METRICS), or a sink that counts nothing. */
+  readonly metrics: MetricsSink;
   /** The tiers in use, for logs: "L1", "L2", "L3". */
   readonly tierNames: readonly string[];
   /** Listens on `port` (0: any free port) and resolves to the base URL. */
@@ -91,6 +96,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
     const instanceId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
     const events = new EventEmitter<AppEvents>();
     const purge = options.purge ?? loggingPurgeHook(logger);
+    const metrics = config.observability.metrics ? new CacheMetrics() : NO_METRICS;
     const cache = lifecycle.own(
       'cache',
       await createCacheStack({
@@ -104,23 +110,27 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
           events.emit('load', load);
         },
         onMiss: (miss) => events.emit('miss', miss),
+        ...cacheStackHooks(metrics),
         onInvalidated: (tags) => {
+          metrics.invalidated(tags);
           Promise.resolve()
             .then(() => purge(tags))
             .catch((error: unknown) => logger.warn({ err: error, tags }, 'purge hook failed'));
         },
       }),
     );
-    const views = lifecycle.own('views', await openViewCounting({ config, database, cache, instanceId, logger }));
+    const views = lifecycle.own('views', await openViewCounting({ config, database, cache, instanceId, logger, onFlushedViews: (n) => metrics.viewsFlushed(n) }));
     // Each role's Redis must be able to keep its promise: a setting that breaks one is a warning, never a failed start.
     await checkRedisRoles({ cache: cache.redis, views: views.redis }, { logger, timeoutMs: config.redisCommandTimeoutMs });
 
     const rateLimiting = lifecycle.own('rateLimit', await createRateLimiter(config, logger));
     const http = lifecycle.own('http', createHttpServer(config.http, logger));
-    const apollo = await startGraphQLServer({ config, schema, http: http.server, persistedQueries: persistedQueryCache(config, cache, keys), plugins: options.plugins ?? [], logger });
+    metrics.watch(scrapeSources(cache, views));
+    const plugins = [...(options.plugins ?? []), ...(config.observability.cacheDebug ? [cacheReportPlugin()] : [])];
+    const apollo = await startGraphQLServer({ config, schema, http: http.server, persistedQueries: persistedQueryCache(config, cache, keys), plugins, logger });
     // Stops the HTTP server and waits for requests in flight (the drain plugin).
     lifecycle.onClose('graphql', () => apollo.stop());
-    const graphql = graphqlEndpoint({ config, schema, apollo, cache, keys, addresses, kinds, views, database, events, logger, rateLimiter: rateLimiting.limiter });
+    const graphql = graphqlEndpoint({ config, schema, apollo, cache, keys, addresses, kinds, views, database, events, logger, metrics, rateLimiter: rateLimiting.limiter });
     let draining = false;
     const health = healthChecks({ database, cache, draining: () => draining });
     http.route({
@@ -128,6 +138,8 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       '/graphql': (req, res) => (serveCors(req, res, config.corsOrigins) === 'answered' ? undefined : handleGraphQL(req, res, graphql)),
       '/health/live': (_req, res) => sendLive(res),
       '/health/ready': (_req, res) => sendReady(res, health),
+      // Never through the response tier; no-store (CacheMetrics.serve).
+      ...(metrics.enabled ? { [config.observability.metricsPath]: (_req, res) => metrics.serve(res) } : {}),
     });
     views.start();
     // Registered last so it runs first: the load balancer hears "not ready" before anything closes.
@@ -141,6 +153,7 @@ export async function createApp(config: Config, logger: Logger, options: AppOpti
       addresses,
       events,
       kinds,
+      metrics,
       tierNames: [...(config.cacheTiers.has('l1') ? ['L1'] : []), ...(cache.local ? ['L2'] : []), ...(cache.shared ? ['L3'] : [])],
       listen: (port, host) => http.listen(port, host),
       stop: () => lifecycle.close(),
@@ -168,6 +181,7 @@ interface EndpointParts {
   readonly database: Database;
   readonly events: EventEmitter<AppEvents>;
   readonly logger: Logger;
+  readonly metrics: MetricsSink;
   readonly rateLimiter: RateLimiter | undefined;
 }
 
@@ -180,6 +194,7 @@ function graphqlEndpoint(parts: EndpointParts): GraphQLEndpoint {
     kinds,
     queries: new CatalogQueries(database.prisma),
     requestCache: config.cacheTiers.has('l1'),
+    ...(parts.metrics.reads ? { observer: parts.metrics.reads } : {}),
     ...(views.pendingViews ? { pendingViews: views.pendingViews } : {}),
   };
   const mutationDeps = { writes: new CatalogWrites(database.prisma), readThrough: cache.readThrough, invalidator: cache.invalidator, addresses, kinds, views: views.recorder };
@@ -187,7 +202,7 @@ function graphqlEndpoint(parts: EndpointParts): GraphQLEndpoint {
   if (secret.development) logger.warn('AUTH_TOKEN_SECRET is not set: Bearer tokens are signed with the development secret, which anyone can read');
   return {
     apollo: parts.apollo,
-    context: (viewer) => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), viewer),
+    context: (request) => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), request),
     tokens: new BearerTokens({ secret: secret.secret }),
     responses: new ResponseTier({
       stack: config.responseCache && (cache.local || cache.shared) ? cache : undefined,
@@ -197,11 +212,13 @@ function graphqlEndpoint(parts: EndpointParts): GraphQLEndpoint {
       headers: { policies: typeHttpPolicies(schema), tagHeader: config.cacheTagHeader },
       maxStoredBytes: config.http.maxStoredResponseBytes,
       logger,
+      metrics: parts.metrics,
     }),
     logger,
     limits: config.http,
     ...(parts.rateLimiter ? { rateLimiter: parts.rateLimiter } : {}),
     onExecute: () => parts.events.emit('execution'),
+    cacheDebug: config.observability.cacheDebug,
   };
 }
 

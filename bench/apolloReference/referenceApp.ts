@@ -83,7 +83,7 @@ export async function createReferenceApp(config: Config, logger: Logger): Promis
     lifecycle.onClose('graphql', () => apollo.stop());
     const graphql = {
       server: apollo,
-      context: async () => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), ANONYMOUS),
+      context: async () => createContext(loaderDeps, (loaders, viewer) => createMutations(mutationDeps, loaders, viewer), { viewer: ANONYMOUS }),
     };
     let draining = false;
     const healthChecks = {

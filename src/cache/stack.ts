@@ -9,7 +9,7 @@ import { Invalidator } from './coherence/invalidator.ts';
 import { LateFills } from './coherence/lateFills.ts';
 import { LocalCoherence } from './coherence/localCoherence.ts';
 import type { CacheKeys } from './keys.ts';
-import { ReadThrough, type LoadEvent } from './readThrough/readThrough.ts';
+import { ReadThrough, type LoadEvent, type ReadObserver } from './readThrough/readThrough.ts';
 import { Leases } from './stampede/leases.ts';
 import { SingleFlight } from './stampede/singleFlight.ts';
 import { MemoryTier } from './tiers/memoryTier.ts';
@@ -60,6 +60,14 @@ export interface CacheStackOptions {
   readonly onMiss?: (miss: { readonly kind: string; readonly keys: readonly string[] }) => void;
   /** Told every tag this instance invalidated: the CDN purge hook. */
   readonly onInvalidated?: (tags: readonly string[]) => void;
+  /** Told what the read path does, batch by batch (the metrics). @default none */
+  readonly observer?: ReadObserver;
+  /** Told of each L3 command that failed or timed out. */
+  readonly onRedisFailure?: (reason: 'error' | 'timeout') => void;
+  /** Told of each L2 entry dropped to make room. */
+  readonly onEvict?: () => void;
+  /** Told how long each invalidation from another instance took to arrive, in ms. */
+  readonly onPropagated?: (delayMs: number) => void;
 }
 
 /**
@@ -72,7 +80,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
   const flights = new SingleFlight<unknown>();
   const heard = new HeardGenerations();
   // One log of this process's invalidations: L2 fences with it, and so do the late fills, with or without L2.
-  const local = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes, log }) : undefined;
+  const local = config.cacheTiers.has('l2') ? new MemoryTier({ maxBytes: config.l2MaxBytes, log, ...(options.onEvict ? { onEvict: options.onEvict } : {}) }) : undefined;
   const target = config.cacheTiers.has('l3') ? redisTarget(config) : undefined;
   const connect = (to: NonNullable<typeof target>) => createRedisClient({ ...to, commandTimeoutMs: config.redisCommandTimeoutMs });
 
@@ -88,6 +96,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
         tier: 'L3',
         logger,
         timeoutMs: config.redisCommandTimeoutMs,
+        ...(options.onRedisFailure ? { onFailure: options.onRedisFailure } : {}),
         onStateChange: (state) => {
           coherence.setSharedUp(state === 'up');
           // Invalidations that failed go first, before anyone waits for the next retry.
@@ -104,7 +113,8 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
           channel: keys.invalidationChannel,
           instanceId: options.instanceId,
           commandTimeoutMs: config.redisCommandTimeoutMs,
-          onInvalidation: (tags, generations) => {
+          onInvalidation: (tags, generations, sentAt) => {
+            options.onPropagated?.(Date.now() - sentAt);
             dropLocal(tags);
             // After the drop: from here on, this local tier holds nothing older than these.
             if (generations) heard.heard(tags, generations);
@@ -132,6 +142,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
     freshness: { beta: config.xfetchBeta },
     ...(options.onLoad ? { onLoad: options.onLoad } : {}),
     ...(options.onMiss ? { onMiss: options.onMiss } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
     onRefreshError: (error, kind) => logger.warn({ err: error, kind }, 'background refresh failed; the entry is served until it expires'),
   });
   const made = new Invalidator({

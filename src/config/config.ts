@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.ts';
 import { decimal, headerName, integer, oneOf, origins, raw, secret, text, url, type Env } from './environment.ts';
 import { readHttpLimits, type HttpLimits } from './httpLimits.ts';
+import { readObservabilityOptions, type ObservabilityOptions } from './observabilityOptions.ts';
 import { readRateLimitOptions, type RateLimitOptions } from './rateLimitOptions.ts';
 
 /** A Redis Cluster node to start from; the client discovers the others. */
@@ -100,6 +101,8 @@ export interface Config {
   http: HttpLimits;
   /** How many requests one viewer, or one anonymous client address, may send (see {@link RateLimitOptions}). */
   rateLimit: RateLimitOptions;
+  /** Metrics and the per-response cache report (see {@link ObservabilityOptions}). */
+  observability: ObservabilityOptions;
   /**
    * `RETRY_AFTER_SECONDS`: the `Retry-After` of a 503, sent when the database cannot be used and
    * the cache tiers cannot answer (a miss, a mutation). @default 5
@@ -177,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     http: readHttpLimits(env),
     rateLimit: readRateLimitOptions(env),
+    observability: readObservabilityOptions(env),
     retryAfterSeconds: integer(env, 'RETRY_AFTER_SECONDS', 5, 1, 3600),
     apqTtlSeconds: integer(env, 'APQ_TTL_SECONDS', 3600, 1, 7 * 86_400),
     apqMaxEntries: integer(env, 'APQ_MAX_ENTRIES', 1000, 1, 10_000_000),

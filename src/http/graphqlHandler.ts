@@ -4,10 +4,13 @@ import type { Logger } from 'pino';
 import type { BearerTokens } from '../auth/bearerTokens.ts';
 import { ANONYMOUS, viewerFrom, type Viewer } from '../auth/viewer.ts';
 import type { HttpLimits } from '../config/httpLimits.ts';
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- imported for the {@link} in a doc comment
+import type { ObservabilityOptions } from '../config/observabilityOptions.ts';
 import { InvalidTokenError } from '../errors.ts';
 import type { RateLimiter } from '../limits/rateLimit/rateLimiter.ts';
 import { inOperationSpan, inRequestSpan } from '../observability/tracing.ts';
 import type { Answer, Exchange, ResponseTier } from '../responses/responseTier.ts';
+import { RequestCacheReport } from '../observability/requestCacheReport.ts';
 import type { RequestContext } from '../schema/context.ts';
 import { sendJsonError } from './errorResponses.ts';
 import { requestIdOf } from './requestId.ts';
@@ -21,7 +24,7 @@ export type RequestLimits = Readonly<Pick<HttpLimits, 'maxBodyBytes' | 'maxQuery
 
 export interface GraphQLEndpoint {
   readonly apollo: ApolloServer<RequestContext>;
-  readonly context: (viewer: Viewer) => RequestContext;
+  readonly context: (request: { viewer: Viewer; cacheReport?: RequestCacheReport }) => RequestContext;
   readonly tokens: BearerTokens;
   /** The response tier (when it is off, it still writes every cacheable response's headers). */
   readonly responses: ResponseTier;
@@ -31,6 +34,8 @@ export interface GraphQLEndpoint {
   readonly rateLimiter?: RateLimiter;
   /** Called each time a request goes to Apollo (parse, validate, execute): what a hit skips. */
   readonly onExecute?: () => void;
+  /** Whether a request may ask for `extensions.cache` with `x-cache-debug: 1` ({@link ObservabilityOptions.cacheDebug}). @default false */
+  readonly cacheDebug?: boolean;
 }
 
 /**
@@ -95,7 +100,8 @@ async function serveGraphQL(req: IncomingMessage, res: ServerResponse, endpoint:
     }
   }
   const viewerKey = viewer.userId === null ? 'anonymous' : String(viewer.userId);
-  const exchange: Exchange = { req, res, search, text, parseBody, viewer: viewerKey };
+  const cacheDebug = endpoint.cacheDebug === true && req.headers['x-cache-debug'] === '1';
+  const exchange: Exchange = { req, res, search, text, parseBody, viewer: viewerKey, cacheDebug };
   await endpoint.responses.serve(exchange, () => execute(exchange, viewer, endpoint));
 }
 
@@ -104,14 +110,14 @@ async function serveGraphQL(req: IncomingMessage, res: ServerResponse, endpoint:
  * response out). A response the response tier may keep is handed back to it; anything else is
  * sent here.
  */
-async function execute({ req, res, search, parseBody }: Exchange, viewer: Viewer, endpoint: GraphQLEndpoint): Promise<Answer> {
+async function execute({ req, res, search, parseBody, cacheDebug }: Exchange, viewer: Viewer, endpoint: GraphQLEndpoint): Promise<Answer> {
   const { limits } = endpoint;
   const parsedBody = parseBody();
   if (parsedBody instanceof BodyError) {
     sendBodyError(res, parsedBody);
     return SENT;
   }
-  const context = endpoint.context(viewer);
+  const context = endpoint.context({ viewer, ...(cacheDebug ? { cacheReport: new RequestCacheReport() } : {}) });
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -145,7 +151,8 @@ async function execute({ req, res, search, parseBody }: Exchange, viewer: Viewer
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     }
-    return SENT;
+    const refused = policy ? 'max_age_zero' : context.outcome.refused;
+    return refused ? { kind: 'sent', refused } : SENT;
   }
   const contentType = response.headers.get('content-type') ?? 'application/json; charset=utf-8';
   return { kind: 'cacheable', body: response.body.string, contentType, policy, tags: [...context.touched] };

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { CachedKind } from '../cache/entry.ts';
 import type { LateFillTicket } from '../cache/coherence/lateFills.ts';
+import { bothObservers, emptyCounts, type ReadObserver } from '../cache/readThrough/readObserver.ts';
 import type { ReadThrough } from '../cache/readThrough/readThrough.ts';
 import type { CacheAddress, CacheAddresses, EntityTypeName } from '../catalog/cacheAddresses.ts';
 import type { CachedKinds } from '../catalog/cachedKinds.ts';
@@ -15,6 +16,8 @@ export interface LoaderDeps {
   readonly queries: CatalogQueries;
   /** L1: memoise loads within the request. Batching happens either way. */
   readonly requestCache: boolean;
+  /** Told what L1 answered (the metrics); the tiers below tell the read-through's own observer. @default none */
+  readonly observer?: ReadObserver;
   /** Product views recorded but not yet flushed into `Product.viewCount` (see views/). */
   readonly pendingViews?: (productIds: readonly number[]) => Promise<number[]>;
 }
@@ -31,9 +34,12 @@ export interface ChildPage {
  * Relation lists are cached as id lists; their members are then loaded through the entity loaders,
  * which the list query has already primed with the rows it read.
  */
-export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()) {
-  const { readThrough, addresses, kinds, queries } = deps;
-  const options = { cache: deps.requestCache };
+export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set(), report?: ReadObserver) {
+  const { addresses, kinds, queries } = deps;
+  // A debug request's report hears every tier of its own reads; the metrics hear every request's.
+  const readThrough = report ? deps.readThrough.observedBy(report) : deps.readThrough;
+  const l1 = !deps.requestCache ? undefined : report ? bothObservers(deps.observer, report) : deps.observer;
+  const options = (kind: string) => ({ cache: deps.requestCache, ...(l1 ? { cacheMap: new ObservedMap<unknown, Promise<never>>(kind, l1) } : {}) });
   /** Records what this request read, for the response tier; every address is built through here. */
   function request<R>(items: R[], address: (item: R) => CacheAddress) {
     const addressed = items.map(address);
@@ -45,6 +51,7 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
     const kind = kinds[typeName] as unknown as CachedKind<V>;
     return new DataLoader<number, V | null>(async (ids) => {
       const items = [...ids];
+      l1Missed(l1, kind.name, items.length);
       return readThrough.getMany(
         kind,
         request(items, (id) => addresses.entity(typeName, id)),
@@ -53,7 +60,7 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
           return missing.map((id) => rows.get(id) ?? null);
         },
       );
-    }, options);
+    }, options(kind.name));
   }
 
   const product = entityLoader('Product', (ids) => queries.productsByIds(ids));
@@ -86,11 +93,12 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
   function listLoader<R, V extends { id: number }>(kind: CachedKind<number[]>, members: DataLoader<number, V | null>, list: { address: (request: R) => CacheAddress; load: (missing: R[]) => Promise<number[][]> }) {
     return new DataLoader<R, V[], string>(
       async (requests) => {
+        l1Missed(l1, kind.name, requests.length);
         const idLists = await readThrough.getMany(kind, request([...requests], list.address), list.load);
         // All members of all lists in one entity batch: these loads are issued in the same tick.
         return Promise.all(idLists.map((ids) => loadPresent(members, ids ?? [])));
       },
-      { ...options, cacheKeyFn: (r) => list.address(r).key },
+      { ...options(kind.name), cacheKeyFn: (r) => list.address(r).key },
     );
   }
 
@@ -155,6 +163,26 @@ export function createLoaders(deps: LoaderDeps, touched: Set<string> = new Set()
 export type Loaders = ReturnType<typeof createLoaders>;
 
 // Private:
+
+/** L1's answers, told as they happen: a cached promise found is a hit; the keys of a batch were misses. */
+class ObservedMap<K, V> extends Map<K, V> {
+  constructor(
+    private readonly kind: string,
+    private readonly observer: ReadObserver,
+  ) {
+    super();
+  }
+
+  override get(key: K): V | undefined {
+    const found = super.get(key);
+    if (found !== undefined) this.observer.tierRead('L1', this.kind, { ...emptyCounts(), hit: 1 });
+    return found;
+  }
+}
+
+function l1Missed(observer: ReadObserver | undefined, kind: string, keys: number): void {
+  if (observer) observer.tierRead('L1', kind, { ...emptyCounts(), miss: keys });
+}
 
 async function loadPresent<V>(loader: DataLoader<number, V | null>, ids: readonly number[]): Promise<V[]> {
   const present: V[] = [];

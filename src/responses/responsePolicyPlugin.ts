@@ -16,14 +16,16 @@ export function responsePolicyPlugin(): ApolloServerPlugin<RequestContext> {
         async willSendResponse({ contextValue, request, response, operation, overallCachePolicy }) {
           if (operation) contextValue.outcome.operation = operation.operation;
           if (operation?.operation !== OperationTypeNode.QUERY) return;
-          if (response.body.kind !== 'single' || response.body.singleResult.errors) return;
-          if (contextValue.outcome.restricted) return;
+          const { outcome } = contextValue;
+          if (response.body.kind !== 'single' || response.body.singleResult.errors) return void (outcome.refused = 'errors');
+          if (outcome.restricted) return void (outcome.refused = 'private');
           // Variables the operation does not declare change the request's identity, not its answer:
           // stored, each distinct junk value would be one more entry with the same bytes.
           if (request.variables && hasUndeclared(request.variables, operation)) return;
-          if (response.http.status !== undefined && response.http.status !== 200) return;
+          if (response.http.status !== undefined && response.http.status !== 200) return void (outcome.refused = 'errors');
           const policy = overallCachePolicy.policyIfCacheable();
-          if (policy) contextValue.outcome.cacheable = { maxAge: policy.maxAge, scope: policy.scope === 'PRIVATE' ? 'PRIVATE' : 'PUBLIC' };
+          if (policy) outcome.cacheable = { maxAge: policy.maxAge, scope: policy.scope === 'PRIVATE' ? 'PRIVATE' : 'PUBLIC' };
+          else outcome.refused = 'max_age_zero';
         },
       };
     },

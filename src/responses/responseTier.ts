@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { LateFillTicket } from '../cache/coherence/lateFills.ts';
+import type { LateFillOutcome, LateFillTicket } from '../cache/coherence/lateFills.ts';
 import type { CacheEntry, CachedKind } from '../cache/entry.ts';
 import type { CacheKeys } from '../cache/keys.ts';
 import { tierWrite } from '../cache/readThrough/readItem.ts';
@@ -10,6 +10,8 @@ import { isTypeTag } from '../cache/tags/tags.ts';
 import { mayBeCrossSiteForgery } from '../http/csrf.ts';
 import { endLookupSpan, startLookupSpan } from '../observability/tracing.ts';
 import { BodyError, isJsonContentType } from '../http/requestBody.ts';
+import { NO_METRICS, type MetricsSink, type ResponseRefusal } from '../observability/metrics.ts';
+import { sendDebugResponse, storedContentType } from './debugResponse.ts';
 import { storedTtlSeconds, type ResponsePolicy } from './httpPolicy.ts';
 import { paramsFromSearch, requestIdentity, type GraphQLParams, type RequestIdentity } from './requestIdentity.ts';
 import { cacheableHeaders, type ResponseHeaderOptions } from './responseHeaders.ts';
@@ -27,6 +29,8 @@ export interface ResponseTierOptions {
   /** Larger responses are sent, never stored (HttpLimits.maxStoredResponseBytes). */
   readonly maxStoredBytes: number;
   readonly logger: Logger;
+  /** Told of hits, misses, stores, 304s and refusals. @default none */
+  readonly metrics?: Pick<MetricsSink, 'responseTier' | 'responseRefused'>;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -43,10 +47,13 @@ export interface Exchange {
   readonly parseBody: () => unknown;
   /** Whose response a private one is: a user id, or "anonymous". */
   readonly viewer: string;
+  /** Asked for `extensions.cache` (see debugResponse.ts): answered, never stored. */
+  readonly cacheDebug?: boolean;
 }
 
 /** What an execution produced: an answer the handler has sent itself, or one this tier may keep. */
-export type Answer = { readonly kind: 'sent' } | { readonly kind: 'cacheable'; readonly body: string; readonly contentType: string; readonly policy: ResponsePolicy; readonly tags: readonly string[] };
+export type Answer =
+  { readonly kind: 'sent'; readonly refused?: ResponseRefusal } | { readonly kind: 'cacheable'; readonly body: string; readonly contentType: string; readonly policy: ResponsePolicy; readonly tags: readonly string[] };
 
 /**
  * The response tier: whole responses in the local and shared tiers, keyed by request (and by viewer
@@ -59,9 +66,11 @@ export type Answer = { readonly kind: 'sent' } | { readonly kind: 'cacheable'; r
  */
 export class ResponseTier {
   private readonly now: () => number;
+  private readonly metrics: Pick<MetricsSink, 'responseTier' | 'responseRefused'>;
 
   constructor(private readonly options: ResponseTierOptions) {
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? NO_METRICS;
   }
 
   /** The one entry point: answers from the tier, or runs `execute` and stores its answer when it may. */
@@ -73,11 +82,17 @@ export class ResponseTier {
       const found = this.lookup(identity.hash, exchange.viewer);
       const hit = found instanceof Promise ? await found : found;
       endLookupSpan(span, hit !== undefined, found instanceof Promise ? 'shared' : 'local');
-      if (hit) return sendResponse(exchange, hit, 'HIT', this.now());
+      if (hit && exchange.cacheDebug) return sendDebugResponse(exchange, { body: hit.body, contentType: storedContentType(hit), source: 'HIT' });
+      if (hit) return this.metrics.responseTier(sendResponse(exchange, hit, 'HIT', this.now()) === 304 ? 'not_modified' : 'hit');
+      this.metrics.responseTier('miss');
     }
     const ticket = identity ? stack?.lateFills.ticket() : undefined;
     const answer = await execute();
-    if (answer.kind === 'sent') return;
+    if (answer.kind === 'sent') {
+      if (identity && answer.refused) this.metrics.responseRefused(answer.refused);
+      return;
+    }
+    if (exchange.cacheDebug) return sendDebugResponse(exchange, { body: answer.body, contentType: answer.contentType, source: 'MISS' });
     const body = Buffer.from(answer.body);
     const stored: CompleteResponse = {
       kind: 'response',
@@ -89,9 +104,13 @@ export class ResponseTier {
     // The local part is done when store() returns to here, before the response is sent: the next request on this instance hits.
     const storing =
       identity && ticket && body.length <= this.options.maxStoredBytes
-        ? this.store(identity.hash, exchange.viewer, stored, answer.policy, ticket).catch((error: unknown) => this.options.logger.warn({ err: error }, 'response not stored'))
+        ? this.store(identity.hash, exchange.viewer, stored, answer.policy, ticket).then(
+            (outcome) => (outcome === 'stored' ? this.metrics.responseTier('store') : this.metrics.responseRefused(outcome)),
+            (error: unknown) => this.options.logger.warn({ err: error }, 'response not stored'),
+          )
         : undefined;
-    sendResponse(exchange, stored, 'MISS', this.now());
+    if (identity && ticket && !storing) this.metrics.responseRefused('too_large');
+    if (sendResponse(exchange, stored, 'MISS', this.now()) === 304) this.metrics.responseTier('not_modified');
     await storing;
   }
 
@@ -149,11 +168,11 @@ export class ResponseTier {
    * Stores a response executed since `ticket` was taken. A private one is stored under the viewer's
    * key, with a marker under the shared key that sends lookups there.
    */
-  private async store(requestHash: string, viewer: string, response: CompleteResponse, policy: ResponsePolicy, ticket: LateFillTicket): Promise<void> {
+  private async store(requestHash: string, viewer: string, response: CompleteResponse, policy: ResponsePolicy, ticket: LateFillTicket): Promise<LateFillOutcome | 'max_age_zero'> {
     const { stack, keys, kind, headers } = this.options;
-    if (!stack) return;
+    if (!stack) return 'stored';
     const ttlMs = this.lifetimeMs(storedTtlSeconds(policy, response.tags.filter(isTypeTag), headers.policies), response.tags);
-    if (ttlMs <= 0) return;
+    if (ttlMs <= 0) return 'max_age_zero';
     const now = this.now();
     const expiresAt = response.storedAt + ttlMs;
     const writeOf = (key: string, value: StoredResponse) => tierWrite({ key, tags: response.tags }, { value, expiresAt, staleUntil: expiresAt, computeMs: 0, version: 0 }, now);
@@ -161,7 +180,7 @@ export class ResponseTier {
       policy.scope === 'PUBLIC'
         ? [writeOf(keys.response(kind, requestHash), response)]
         : [writeOf(keys.response(kind, requestHash, viewer), response), writeOf(keys.response(kind, requestHash), { kind: 'private', tags: response.tags })];
-    await stack.lateFills.store(writes, ticket);
+    return stack.lateFills.store(writes, ticket);
   }
 
   /**

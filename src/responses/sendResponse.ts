@@ -5,9 +5,9 @@ import type { CompleteResponse } from './storedResponse.ts';
 
 /**
  * Writes a cacheable response, stored or just executed: its headers, its `Age` on a hit, and the 304
- * a GET whose `If-None-Match` names its ETag gets, hit or miss.
+ * a GET whose `If-None-Match` names its ETag gets, hit or miss. Returns the status sent.
  */
-export function sendResponse({ req, res }: Pick<Exchange, 'req' | 'res'>, stored: CompleteResponse, source: 'HIT' | 'MISS', now: number): void {
+export function sendResponse({ req, res }: Pick<Exchange, 'req' | 'res'>, stored: CompleteResponse, source: 'HIT' | 'MISS', now: number): 200 | 304 {
   const age = source === 'HIT' ? Math.max(0, Math.floor((now - stored.storedAt) / 1000)) : 0;
   const head = [...headerList(stored), 'x-response-cache', source];
   // A Vary set before, for this request alone (CORS: Origin), is kept: the stored one adds to it.
@@ -19,10 +19,12 @@ export function sendResponse({ req, res }: Pick<Exchange, 'req' | 'res'>, stored
   if (req.method === 'GET' && ifNoneMatchHits(req.headers['if-none-match'], stored.headers.etag as string)) {
     head.splice(head.indexOf('content-type'), 2);
     res.writeHead(304, head);
-    return void res.end();
+    res.end();
+    return 304;
   }
   res.writeHead(200, head);
   res.end(stored.body);
+  return 200;
 }
 
 // Private:

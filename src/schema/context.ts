@@ -2,6 +2,7 @@ import type { Viewer } from '../auth/viewer.ts';
 import type { NewProduct, NewReview, ProductPatch } from '../catalog/writeInputs.ts';
 import type { ProductRecord, ReviewRecord } from '../catalog/records.ts';
 import { createLoaders, type LoaderDeps, type Loaders } from '../loaders/loaders.ts';
+import type { RequestCacheReport } from '../observability/requestCacheReport.ts';
 import type { ResponsePolicy } from '../responses/httpPolicy.ts';
 
 /**
@@ -27,6 +28,8 @@ export interface ExecutionOutcome {
   operation?: 'query' | 'mutation' | 'subscription';
   /** Set when the response may be cached: a query, with no errors, and its cache policy. */
   cacheable?: ResponsePolicy;
+  /** Why a query's response may not be stored (the metrics' refusal reasons). */
+  refused?: 'errors' | 'private' | 'max_age_zero';
 }
 
 /** What every resolver gets. Resolvers reach data only through the loaders. */
@@ -37,11 +40,14 @@ export interface RequestContext {
   /** The tags of every entity and list this request read: a stored response carries them. */
   readonly touched: Set<string>;
   readonly outcome: ExecutionOutcome;
+  /** A debug request's cache report (CACHE_DEBUG): its response gets `extensions.cache`. */
+  readonly cacheReport?: RequestCacheReport;
 }
 
-/** Called once per request: fresh L1 loaders over the process-wide tiers. */
-export function createContext(deps: LoaderDeps, mutations: (loaders: Loaders, viewer: Viewer) => Mutations, viewer: Viewer): RequestContext {
+/** Called once per request: fresh L1 loaders over the process-wide tiers, observed for `cacheReport` when given. */
+export function createContext(deps: LoaderDeps, mutations: (loaders: Loaders, viewer: Viewer) => Mutations, request: { viewer: Viewer; cacheReport?: RequestCacheReport | undefined }): RequestContext {
+  const { viewer, cacheReport } = request;
   const touched = new Set<string>();
-  const loaders = createLoaders(deps, touched);
-  return { loaders, mutations: mutations(loaders, viewer), viewer, touched, outcome: {} };
+  const loaders = createLoaders(deps, touched, cacheReport);
+  return { loaders, mutations: mutations(loaders, viewer), viewer, touched, outcome: {}, ...(cacheReport ? { cacheReport } : {}) };
 }

@@ -10,6 +10,7 @@ import type { Redis, Cluster } from 'ioredis';
 import { DirectViewRecorder } from './directViewRecorder.ts';
 import { ViewCounter } from './viewCounter.ts';
 import { ViewFlusher } from './viewFlusher.ts';
+import { viewKeys } from './viewKeys.ts';
 
 export interface ViewCountingOptions {
   readonly config: Config;
@@ -19,6 +20,8 @@ export interface ViewCountingOptions {
   /** This process's name in the flushers' consumer group. */
   readonly instanceId: string;
   readonly logger: Logger;
+  /** Told how many buffered views each flushed batch moved into the database. */
+  readonly onFlushedViews?: (views: number) => void;
 }
 
 /** How product views are counted: what the mutations record with, and what the loaders add to a row. */
@@ -26,6 +29,8 @@ export interface ViewCounting {
   readonly recorder: Pick<ViewCounter, 'record'>;
   /** Views buffered and not flushed yet, per product: added to the row's count when it is read. */
   readonly pendingViews?: (productIds: readonly number[]) => Promise<number[]>;
+  /** Views buffered and not flushed yet, and the age of the oldest in ms; undefined when Redis does not answer. */
+  readonly backlog?: () => Promise<{ pending: number; oldestAgeMs: number } | undefined>;
   /** The views Redis, for the startup check of its settings (process/redisRoles.ts). */
   readonly redis?: Redis | Cluster;
   /** Starts flushing buffered views; call once the server is up. */
@@ -64,6 +69,7 @@ export async function openViewCounting(options: ViewCountingOptions): Promise<Vi
     claimIdleMs: config.viewFlushClaimIdleMs,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     logger,
+    ...(options.onFlushedViews ? { onAcked: options.onFlushedViews } : {}),
     // The flushed rows' viewCount (and version) changed under the cache.
     onFlushed: async (productIds) => {
       await options.cache.invalidator.invalidate(productIds.map((id) => tags.entity('Product', id)));
@@ -72,6 +78,7 @@ export async function openViewCounting(options: ViewCountingOptions): Promise<Vi
   return {
     recorder: counter,
     pendingViews: (ids) => counter.pendingMany(ids),
+    backlog: () => guard.run(undefined, () => streamBacklog(redis, viewKeys(config.cachePrefix).stream)),
     redis,
     start: () => flusher.start(),
     async close() {
@@ -80,4 +87,13 @@ export async function openViewCounting(options: ViewCountingOptions): Promise<Vi
       await closeRedisClient(redis);
     },
   };
+}
+
+// Private:
+
+/** XLEN, and the age of the first entry from its id (`<ms>-<n>`): what a flusher has not acked yet. */
+async function streamBacklog(redis: Redis | Cluster, stream: string): Promise<{ pending: number; oldestAgeMs: number }> {
+  const [pending, first] = await Promise.all([redis.xlen(stream), redis.xrange(stream, '-', '+', 'COUNT', 1)]);
+  const oldest = first[0] ? Number(first[0][0].split('-')[0]) : undefined;
+  return { pending, oldestAgeMs: oldest === undefined ? 0 : Math.max(0, Date.now() - oldest) };
 }

@@ -49,6 +49,8 @@ export interface ViewFlusherOptions {
    * batch stays unacked and is redelivered, which applies nothing again but calls this again.
    */
   onFlushed?: (productIds: number[]) => Promise<void>;
+  /** Told how many stream entries each batch acked (the metrics' flushed views). */
+  onAcked?: (entries: number) => void;
 }
 
 /**
@@ -164,6 +166,7 @@ export class ViewFlusher {
     }
     if (this.options.onFlushed && productIds.length > 0) await this.options.onFlushed(productIds);
     await this.group.ack(ackArgs);
+    this.options.onAcked?.(entries.length);
     return entries.length;
   }
 

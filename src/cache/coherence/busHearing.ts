@@ -24,6 +24,11 @@ export class BusHearing {
   /** Own messages sent from then on prove hearing: a heartbeat period after subscribing. */
   private hearingFrom = Number.POSITIVE_INFINITY;
   private lastOwnHeardAt = 0;
+
+  /** When an own message last came back, ms since the epoch; 0 before the first. */
+  get lastHeardAt(): number {
+    return this.lastOwnHeardAt;
+  }
   private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly hearingWaiters = new Set<() => void>();
 

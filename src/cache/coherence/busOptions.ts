@@ -34,8 +34,8 @@ export interface InvalidationBusOptions {
    * @default 2000
    */
   deadlineMs?: number;
-  /** Another instance's invalidation (this bus's own are not delivered). Synchronous. */
-  onInvalidation(tags: readonly string[], generations: readonly string[] | undefined): void;
+  /** Another instance's invalidation (this bus's own are not delivered), and when it was sent (ms since the epoch). Synchronous. */
+  onInvalidation(tags: readonly string[], generations: readonly string[] | undefined, sentAt: number): void;
   /**
    * From now on some message may be lost: the owner pauses and clears L2. Called once per
    * transition; a lost or unreadable message is a deaf moment, onDeaf then onHearing in one tick.

@@ -89,6 +89,11 @@ export class InvalidationBus {
     return this.hearingState.hearing;
   }
 
+  /** When one of its own messages last came back, ms since the epoch (0: never): the heartbeat's age. */
+  get lastHeardAt(): number {
+    return this.hearingState.lastHeardAt;
+  }
+
   /** Resolves true as soon as the bus hears, false after `ms` or on close (startup does not wait long on a cache). */
   waitUntilHearing(ms: number): Promise<boolean> {
     return this.hearingState.waitUntilHearing(ms);
@@ -182,11 +187,11 @@ export class InvalidationBus {
       if (silent > 0) this.hearingState.lost(`${silent} instance(s) not heard for ${this.deadlineMs} ms`);
       return;
     }
-    const { origin, tags, generations } = message;
+    const { origin, tags, generations, sentAt } = message;
     const missing = this.origins.heard(message, this.now());
     // Before delivering: the clear covers what was lost, the delivery what arrived.
     if (missing > 0) this.hearingState.lost(`${missing} invalidation(s) from ${origin} not heard`);
-    if (tags.length > 0) this.tell(() => this.options.onInvalidation(tags, generations));
+    if (tags.length > 0) this.tell(() => this.options.onInvalidation(tags, generations, sentAt));
   }
 
   /** An owner's callback that throws must not break the subscriber's message handling. */

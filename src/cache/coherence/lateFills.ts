@@ -10,6 +10,13 @@ export interface LateFillTicket {
   readonly local: TierFence | undefined;
 }
 
+/**
+ * What became of a late fill: `stored` (in every tier present, or the local one with the shared tier
+ * down), refused by a `fence` (a tag invalidated since the ticket), or refused by the shared tier
+ * for an `unheard_generation` (one not yet applied here, or this instance not hearing every invalidation).
+ */
+export type LateFillOutcome = 'stored' | 'fence' | 'unheard_generation';
+
 export interface LateFillsOptions {
   readonly local?: MemoryTier;
   readonly shared?: RedisTier;
@@ -40,18 +47,22 @@ export class LateFills {
   }
 
   /** Stores in the local tier (done when this resolves, before any shared round trip) and then in the shared tier. */
-  async store(writes: readonly TierWrite[], ticket: LateFillTicket): Promise<void> {
+  async store(writes: readonly TierWrite[], ticket: LateFillTicket): Promise<LateFillOutcome> {
     const { local, shared, log, heard } = this.options;
-    if (writes.length === 0) return;
-    if (local && ticket.local) await local.setMany(writes, ticket.local);
-    if (!shared) return;
+    if (writes.length === 0) return 'stored';
     const tags = [...new Set(writes.flatMap((write) => write.tags))];
+    // Asked for the outcome only: setMany applies the same fence to each write.
+    const localRefused = local && ticket.local ? local.invalidatedSince(tags, ticket.local) : false;
+    if (local && ticket.local) await local.setMany(writes, ticket.local);
+    if (!shared) return localRefused ? 'fence' : 'stored';
     const fence = await shared.fence(tags);
     const generations = fenceGenerations(fence);
-    if (generations === undefined) return;
+    if (generations === undefined) return localRefused ? 'fence' : 'stored';
     // After reading the generations, never before: an invalidation applied here while they were
     // read has its generation among them, heard, and its data may be newer than this fill's.
-    if (!this.options.trusted() || log.invalidatedSince(tags, ticket.log) || !heard.admits(generations)) return;
+    if (log.invalidatedSince(tags, ticket.log)) return 'fence';
+    if (!this.options.trusted() || !heard.admits(generations)) return 'unheard_generation';
     await shared.setMany(writes, fence);
+    return 'stored';
   }
 }

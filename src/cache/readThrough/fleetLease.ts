@@ -5,6 +5,7 @@ import type { Lease, Leases } from '../stampede/leases.ts';
 import type { CacheTier } from '../tiers/tier.ts';
 import type { LoadAndFill } from './loadAndFill.ts';
 import { fillTiers, tierRead, tierWrite, type Fences, type Load, type ReadItem, type Tiers } from './readItem.ts';
+import type { ReadObserver } from './readObserver.ts';
 
 export interface FleetLeaseOptions {
   readonly leases: Leases;
@@ -14,6 +15,8 @@ export interface FleetLeaseOptions {
   readonly leaseWaitMs: number;
   readonly now: () => number;
   readonly elapsed: () => number;
+  /** Told how each wait for another instance's lease ended. */
+  readonly observer?: ReadObserver;
 }
 
 /**
@@ -40,7 +43,7 @@ export async function loadOnceAcrossFleet<R, V>(options: FleetLeaseOptions, kind
   const latest: Fences = { ...fences };
   const deadline = options.elapsed() + options.leaseWaitMs;
   let waiting = [...items];
-  for (let delayMs = 5; ; delayMs = Math.min(delayMs * 2, 50)) {
+  for (let delayMs = 5, round = 0; ; delayMs = Math.min(delayMs * 2, 50), round++) {
     const granted = await leases.acquire(waiting.map((item) => item.key));
     const lookup = await tiers.shared.getMany(waiting.map(tierRead), kind);
     latest.shared = lookup.fence;
@@ -64,10 +67,13 @@ export async function loadOnceAcrossFleet<R, V>(options: FleetLeaseOptions, kind
       } else stillWaiting.push(item);
     }
     await Promise.all([leases.release(unneeded), fillTiers({ ...(tiers.local ? { local: tiers.local } : {}) }, copies, latest)]);
+    // From the second round on, every key looked at had been waiting for another instance's lease.
+    if (round > 0) countWaits(options.observer, { filled: copies.length, holderDied: leased.length });
     if (leased.length > 0) watch(fill.run(kind, leased, load, { ...latest }, 'miss').finally(() => leases.release(mine)));
     waiting = stillWaiting;
     if (waiting.length === 0 || failure) break;
     if (options.elapsed() >= deadline) {
+      options.observer?.leaseWaited('timed_out', waiting.length);
       watch(fill.run(kind, waiting, load, { ...latest }, 'wait-timeout'));
       break;
     }
@@ -75,4 +81,11 @@ export async function loadOnceAcrossFleet<R, V>(options: FleetLeaseOptions, kind
   }
   await Promise.all(loads);
   if (failure) throw failure.error;
+}
+
+// Private:
+
+function countWaits(observer: ReadObserver | undefined, ended: { filled: number; holderDied: number }): void {
+  if (ended.filled > 0) observer?.leaseWaited('filled', ended.filled);
+  if (ended.holderDied > 0) observer?.leaseWaited('holder_died', ended.holderDied);
 }

@@ -9,10 +9,14 @@ import { refreshInBackground } from './backgroundRefresh.ts';
 import { loadOnceAcrossFleet } from './fleetLease.ts';
 import { LoadAndFill, type LoadEvent } from './loadAndFill.ts';
 import { fillTiers, tierWrite, unanswered, type CacheItem, type Fences, type Load, type ReadItem, type Tiers } from './readItem.ts';
+import { bothObservers, type ReadObserver } from './readObserver.ts';
 import { loadInFlight } from './singleFlightLoad.ts';
 import { walkTiers } from './tierWalk.ts';
 
-export type { CacheItem, Load, LoadEvent, Tiers };
+export type { CacheItem, Load, LoadEvent, ReadObserver, Tiers };
+
+/** What the loaders of one request use: the read path, observed for that request (see {@link ReadThrough.observedBy}). */
+export type ReadPath = Pick<ReadThrough, 'getMany' | 'lateTicket' | 'storeLate'>;
 
 export interface ReadThroughOptions {
   /** The tiers below L1, by role; none: every read goes to the database. */
@@ -45,6 +49,8 @@ export interface ReadThroughOptions {
   onMiss?: (miss: { readonly kind: string; readonly keys: readonly string[] }) => void;
   /** Told of a background refresh that failed (the entry is served until it expires). */
   onRefreshError?: (error: unknown, kind: string) => void;
+  /** Told what every batch found in each tier, joined and waited for, and loaded: the metrics. @default none */
+  observer?: ReadObserver;
 }
 
 /** A value to store directly, bypassing a load: the write-through of a mutation. */
@@ -104,24 +110,37 @@ export class ReadThrough {
    * items no tier could serve and returns their values in the same order.
    */
   getMany<R, V>(kind: CachedKind<V>, requested: readonly CacheItem<R>[], load: Load<R, V>): Promise<(V | null)[]> {
-    return inSpan(SPAN.batch, () => this.readMany(kind, requested, load));
+    return inSpan(SPAN.batch, () => this.read(kind, { requested, load }, this.options.observer));
   }
 
-  /** {@link getMany}, in the batch's span. */
-  private async readMany<R, V>(kind: CachedKind<V>, requested: readonly CacheItem<R>[], load: Load<R, V>): Promise<(V | null)[]> {
-    const items: ReadItem<R, V>[] = requested.map((item) => ({ item: item.item, key: item.key, tags: item.tags }));
+  /** The same read path (each batch in its span), also telling `observer` what each of its reads did: one request's cache report. */
+  observedBy(observer: ReadObserver): ReadPath {
+    const both = bothObservers(this.options.observer, observer);
+    return {
+      getMany: (kind, requested, load) => inSpan(SPAN.batch, () => this.read(kind, { requested, load }, both)),
+      lateTicket: () => this.lateTicket(),
+      storeLate: (kind, rows, ticket) => this.storeLate(kind, rows, ticket),
+    };
+  }
+
+  private async read<R, V>(kind: CachedKind<V>, batch: { requested: readonly CacheItem<R>[]; load: Load<R, V> }, observer: ReadObserver | undefined): Promise<(V | null)[]> {
+    const items: ReadItem<R, V>[] = batch.requested.map((item) => ({ item: item.item, key: item.key, tags: item.tags }));
     traceAttribute(ATTR.kind, kind.name);
     traceAttribute(ATTR.keys, items.length);
+    const load = observer ? this.timed(kind, batch.load, observer) : batch.load;
     // A type the schema does not let us cache goes straight to the database.
     if (kind.ttlSeconds <= 0 || (!this.tiers.local && !this.tiers.shared)) return this.fill.load(kind, items, load, 'miss');
 
-    const fences = await walkTiers(this.tiers, kind, items, { clock: { now: this.now, random: this.random }, freshness: this.options.freshness });
+    const fences = await walkTiers(this.tiers, kind, items, { clock: { now: this.now, random: this.random }, freshness: this.options.freshness, observer });
 
     const missing = unanswered(items);
     traceAttribute(ATTR.misses, missing.length);
     if (missing.length > 0) {
       this.options.onMiss?.({ kind: kind.name, keys: missing.map((item) => item.key) });
-      await loadInFlight(this.flights, missing, (starting) => this.loadMissing(kind, starting, load, fences));
+      let started = 0;
+      await loadInFlight(this.flights, missing, (starting) => ((started = starting.length), this.loadMissing(kind, { items: starting, load, fences }, observer)));
+      // The rest joined a load another request of this process had started.
+      if (started < missing.length) observer?.coalesced(kind.name, missing.length - started);
     }
 
     // Served now, refreshed behind the response.
@@ -183,10 +202,22 @@ export class ReadThrough {
   }
 
   /** Steps 3 and 4: what this process is the first to miss, loaded once across the fleet. */
-  private async loadMissing<R, V>(kind: CachedKind<V>, items: ReadItem<R, V>[], load: Load<R, V>, fences: Fences): Promise<void> {
+  private async loadMissing<R, V>(kind: CachedKind<V>, missing: { items: ReadItem<R, V>[]; load: Load<R, V>; fences: Fences }, observer: ReadObserver | undefined): Promise<void> {
     const { leases } = this.options;
+    const { items, load, fences } = missing;
     const shared = this.tiers.shared;
     if (!leases || !shared) return this.fill.run(kind, items, load, fences, 'miss');
-    await loadOnceAcrossFleet({ leases, tiers: { ...this.tiers, shared }, fill: this.fill, leaseWaitMs: this.options.leaseWaitMs, now: this.now, elapsed: this.elapsed }, kind, items, load, fences);
+    const fleet = { leases, tiers: { ...this.tiers, shared }, fill: this.fill, leaseWaitMs: this.options.leaseWaitMs, now: this.now, elapsed: this.elapsed, ...(observer ? { observer } : {}) };
+    await loadOnceAcrossFleet(fleet, kind, items, load, fences);
+  }
+
+  /** `load`, telling `observer` of each database load it makes and how long it took. */
+  private timed<R, V>(kind: CachedKind<V>, load: Load<R, V>, observer: ReadObserver): Load<R, V> {
+    return async (missing) => {
+      const started = this.elapsed();
+      const values = await load(missing);
+      observer.loaded(kind.name, missing.length, (this.elapsed() - started) / 1000);
+      return values;
+    };
   }
 }

@@ -12,6 +12,8 @@ interface MemoryTierBaseOptions {
    * than the whole bound is refused.
    */
   maxBytes: number;
+  /** Told of each entry dropped to make room (not expired, replaced or invalidated): the metrics. */
+  onEvict?: () => void;
 }
 
 interface WithSharedLog {
@@ -46,7 +48,8 @@ export type MemoryTierOptions = MemoryTierBaseOptions & (WithSharedLog | WithOwn
 export class MemoryTier implements CacheTier {
   readonly name = 'L2';
   private readonly lru: LRUCache<string, Stored>;
-  private readonly maxBytes: number;
+  /** The bound on what it holds, in bytes (see {@link MemoryTierOptions}). */
+  readonly maxBytes: number;
   private readonly keysByTag = new Map<string, Set<string>>();
   /** The log this tier's fences are positions in: its own, or the one it was given. */
   readonly log: InvalidationLog;
@@ -58,7 +61,10 @@ export class MemoryTier implements CacheTier {
       maxSize: this.maxBytes,
       sizeCalculation: (stored) => stored.bytes,
       // Evicted, expired, replaced or deleted: the entry leaves the tag index with it.
-      dispose: (stored, key) => this.unindex(key, stored.tags),
+      dispose: (stored, key, reason) => {
+        this.unindex(key, stored.tags);
+        if (reason === 'evict') options.onEvict?.();
+      },
     });
     this.log = getValidLog(options);
   }
@@ -139,6 +145,11 @@ export class MemoryTier implements CacheTier {
   resume(): void {
     this.clear();
     this.paused = false;
+  }
+
+  /** Entries currently held. */
+  get entryCount(): number {
+    return this.lru.size;
   }
 
   /** Bytes currently held, as counted against maxBytes. */

@@ -14,6 +14,8 @@ export interface TierGuardOptions {
   now?: () => number;
   /** Told of each transition, once: the cache stack stops trusting the local tier while the shared one is down. */
   onStateChange?: (state: 'up' | 'down') => void;
+  /** Told of each call that failed or timed out (not of calls skipped while the tier is down): the metrics. */
+  onFailure?: (reason: 'error' | 'timeout') => void;
   /**
    * What an outage is called in the log, for a Redis client that is not a cache tier (the rate
    * limiter): the error logged once when it goes down, and the two messages.
@@ -58,6 +60,7 @@ export class TierGuard {
       this.markUp();
       return result;
     } catch (error) {
+      this.options.onFailure?.(isTimeout(error) ? 'timeout' : 'error');
       this.markDown(error);
       return fallback;
     }
@@ -96,7 +99,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       setImmediate(() => {
         if (settled) return;
         settled = true;
-        reject(new Error(`no answer within ${ms} ms`));
+        reject(Object.assign(new Error(`no answer within ${ms} ms`), { name: 'TimeoutError' }));
       });
     }, ms);
     promise.then(
@@ -114,4 +117,9 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/** A call given up by {@link withTimeout}, or by the Redis client's own command timeout. */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'TimeoutError' || error.message === 'Command timed out');
 }
