@@ -125,7 +125,7 @@ export async function createCacheStack(options: CacheStackOptions): Promise<Cach
         })
       : undefined;
   if (bus) coherence.setHearing(bus.hearing);
-  const shared = redis && guard ? new RedisTier({ redis, guard, keys, tagLifetimeMs: options.tagLifetimeMs, logger, unconfirmed: (tags) => invalidator?.unconfirmed(tags) ?? false }) : undefined;
+  const shared = redis && guard ? new RedisTier({ redis, guard, keys, tagLifetimeMs: options.tagLifetimeMs, logger, unconfirmed: () => invalidator?.unconfirmedNow() }) : undefined;
   const leases = redis && guard ? new Leases({ redis, guard, keys, leaseMs: config.leaseMs }) : undefined;
   if (redis) {
     await waitUntilReady(redis, 2000);

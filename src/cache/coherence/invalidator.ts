@@ -107,6 +107,16 @@ export class Invalidator {
     return tags.some((tag) => this.unsent.has(tag));
   }
 
+  /**
+   * The tags unconfirmed now, kept as they are (a later confirmation does not change them), or
+   * undefined when there are none: what a shared-tier lookup is judged by (see RedisTierOptions).
+   */
+  unconfirmedNow(): ((tags: readonly string[]) => boolean) | undefined {
+    if (this.unsent.size === 0) return undefined;
+    const unsent = new Set(this.unsent.keys());
+    return (tags) => tags.some((tag) => unsent.has(tag));
+  }
+
   /** Tries what is waiting now: the shared tier answers again (TierGuard's recovery). */
   retryNow(): void {
     if (this.unsent.size === 0 || this.closed) return;

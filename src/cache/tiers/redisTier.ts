@@ -9,12 +9,15 @@ import type { CacheTier, TierFence, TierLookup, TierRead, TierWrite } from './ti
 export interface RedisTierOptions extends TagGenerationsOptions {
   logger: Logger;
   /**
-   * Whether any of `tags` has an invalidation that this instance committed a write for but could not
-   * apply here yet (see Invalidator: it retries). Until it lands, an entry carrying one of them may
-   * hold the row from before that write with stamps that still match: it is read as a miss, so the
-   * writer still reads its own write. @default none
+   * The tags that have an invalidation this instance committed a write for but could not apply here
+   * yet (see Invalidator: it retries), as they stand now: a predicate, or undefined when there are
+   * none. Until the retry lands, an entry carrying one of them may hold the row from before that
+   * write with stamps that still match: it is read as a miss, so the writer still reads its own
+   * write. Asked when a lookup is sent, never when its reply is read: the retry's reply can arrive
+   * with the lookup's and confirm the tag first, while the lookup holds generations from before it.
+   * @default none
    */
-  unconfirmed?: (tags: readonly string[]) => boolean;
+  unconfirmed?: () => Unconfirmed | undefined;
 }
 
 /**
@@ -41,11 +44,12 @@ export class RedisTier implements CacheTier {
   async getMany<V>(reads: readonly TierRead[], kind: CachedKind<V>): Promise<TierLookup<V>> {
     if (reads.length === 0) return { entries: [], fence: this.noFence() };
     const tagList = uniqueTags(reads.map((read) => read.tags));
+    const unconfirmed = this.options.unconfirmed?.();
     // Entries and generations together: issued in one tick, they leave in one round trip.
     const replies = await this.options.guard.run(undefined, () => Promise.all([this.mget(reads.map((read) => read.key)), this.generations.read(tagList)]));
     if (replies === undefined) return { entries: reads.map(() => undefined), fence: this.noFence() };
     const [raw, generations] = replies;
-    const entries = raw.map((bytes, i) => (bytes === null ? undefined : this.decode(reads[i] as TierRead, bytes, kind, generations)));
+    const entries = raw.map((bytes, i) => (bytes === null ? undefined : this.decode(reads[i] as TierRead, bytes, kind, { generations, unconfirmed })));
     // Before the fence is handed out, so before any load: the fill stamps only real generations.
     const fence: RedisFence = { tier: this.name, generations: await this.generations.createMissing(generations) };
     return { entries, fence };
@@ -58,13 +62,14 @@ export class RedisTier implements CacheTier {
    * or one of whose tags has none, is a miss, as in {@link getMany}.
    */
   async getCarryingTags<V>(keys: readonly string[], kind: CachedKind<V>, tagsOf: (value: V) => readonly string[]): Promise<TierLookup<V>> {
+    const unconfirmed = this.options.unconfirmed?.();
     const raw = await this.options.guard.run(undefined, () => this.mget(keys));
     if (raw === undefined) return { entries: keys.map(() => undefined), fence: this.noFence() };
     const decoded = raw.map((bytes, i) => (bytes === null ? undefined : this.unpack(keys[i] as string, bytes, kind)));
     const reads = decoded.map((found, i) => ({ key: keys[i] as string, tags: found?.entry.value === null || !found ? [] : tagsOf(found.entry.value) }));
     const generations = await this.options.guard.run(undefined, () => this.generations.read(uniqueTags(reads.map((read) => read.tags))));
     if (generations === undefined) return { entries: keys.map(() => undefined), fence: this.noFence() };
-    const entries = decoded.map((found, i) => (found && this.servable(found.stamps, (reads[i] as TierRead).tags, generations) ? found.entry : undefined));
+    const entries = decoded.map((found, i) => (found && this.servable(found.stamps, (reads[i] as TierRead).tags, { generations, unconfirmed }) ? found.entry : undefined));
     const fence: RedisFence = { tier: this.name, generations: await this.generations.createMissing(generations) };
     return { entries, fence };
   }
@@ -116,14 +121,14 @@ export class RedisTier implements CacheTier {
     return this.generations.invalidate(tags, options);
   }
 
-  private decode<V>(read: TierRead, bytes: Buffer, kind: CachedKind<V>, generations: Map<string, string | null>): CacheEntry<V> | undefined {
+  private decode<V>(read: TierRead, bytes: Buffer, kind: CachedKind<V>, sent: LookupState): CacheEntry<V> | undefined {
     const found = this.unpack(read.key, bytes, kind);
-    return found && this.servable(found.stamps, read.tags, generations) ? found.entry : undefined;
+    return found && this.servable(found.stamps, read.tags, sent) ? found.entry : undefined;
   }
 
-  /** Not invalidated since it was loaded (or stamped for other tags), and not waiting on one of ours. */
-  private servable(stamps: unknown, tags: readonly string[], generations: ReadonlyMap<string, string | null>): boolean {
-    return stampsMatch(stamps, tags, generations) && !this.options.unconfirmed?.(tags);
+  /** Not invalidated since it was loaded (or stamped for other tags), and not waiting on one of ours when the lookup was sent. */
+  private servable(stamps: unknown, tags: readonly string[], sent: LookupState): boolean {
+    return stampsMatch(stamps, tags, sent.generations) && !sent.unconfirmed?.(tags);
   }
 
   /** The stamps and the entry; undefined (a miss, logged) for bytes that are not an entry of `kind`. */
@@ -167,4 +172,13 @@ interface RedisFence extends TierFence {
 
 function uniqueTags(lists: readonly (readonly string[])[]): string[] {
   return [...new Set(lists.flat())];
+}
+
+/** Whether any of `tags` waits on an invalidation of ours (see {@link RedisTierOptions.unconfirmed}). */
+export type Unconfirmed = (tags: readonly string[]) => boolean;
+
+/** What a lookup is judged by: the generations it read, and the unconfirmed tags when it was sent. */
+interface LookupState {
+  readonly generations: ReadonlyMap<string, string | null>;
+  readonly unconfirmed: Unconfirmed | undefined;
 }
