@@ -1,9 +1,9 @@
 import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Locks, lockKeys } from '../../src/coordination/lock.ts';
 import { LockNotAcquiredError } from '../../src/errors.ts';
 import { uniquePrefix } from '../support/testApp.ts';
-import { ThrowawayCluster } from '../support/throwawayCluster.ts';
+import { useThrowawayCluster } from '../support/throwawayCluster.ts';
 
 /**
  * On a Redis Cluster a script may only touch keys of one slot: the lock and its fencing counter
@@ -11,18 +11,9 @@ import { ThrowawayCluster } from '../support/throwawayCluster.ts';
  * release work there, whichever node owns the name.
  */
 describe('withLock on a Redis Cluster', () => {
-  let cluster: ThrowawayCluster;
   let client: Cluster;
   const prefix = uniquePrefix();
-
-  beforeAll(async () => {
-    cluster = await ThrowawayCluster.start();
-    client = await cluster.connect();
-  }, 60_000);
-  afterAll(async () => {
-    client?.disconnect();
-    await cluster?.stop();
-  });
+  useThrowawayCluster((started) => (client = started));
 
   it('acquires, fences, excludes and releases locks on every node', async () => {
     const locks = new Locks({ redis: client, prefix, acquireWaitMs: 0 });
